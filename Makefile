@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv/ on first use
+# (tools/setup_env.sh: torch first, mmcv compiled once and then taken from pip's wheel cache) and
+# skip that set-up when .venv/ is complete and pyproject.toml has not changed since.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+READY   := $(VENV)/.perception-ready
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k fusion"`; SLOW=1 also runs @slow tests.
+PYTEST_ARGS ?=
+SLOW ?= 0
+
+.PHONY: setup demo test clean-venv
+
+$(READY): pyproject.toml tools/setup_env.sh
+	VENV=$(VENV) bash tools/setup_env.sh
+	touch $@
+
+setup: $(READY)
+
+demo: $(READY)
+	$(PY) -m perception.cli demo
+
+test: $(READY)
+	PERCEPTION_RUN_SLOW=$(SLOW) $(PY) -m pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

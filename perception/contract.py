@@ -1,0 +1,72 @@
+"""The data/model/output contract shared by every stage (see docs/contract.md).
+
+Pure Python + numpy on purpose: the deployment path (ONNX Runtime / TensorRT predictor, ROS node)
+imports this module without torch, mmengine, mmcv, mmseg or mmdet installed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+#: Sensor order. ``modality_mask[i]`` says whether ``SENSORS[i]`` is present.
+SENSORS: Tuple[str, ...] = ('rgb', 'thermal', 'depth')
+#: Channels of each sensor tensor fed to the network.
+SENSOR_CHANNELS: Dict[str, int] = {'rgb': 3, 'thermal': 1, 'depth': 1}
+#: Tasks the decoder serves, in a fixed order.
+TASKS: Tuple[str, ...] = ('seg', 'det', 'depth')
+#: Label value ignored by the segmentation loss and metrics.
+IGNORE_INDEX = 255
+
+#: Graph input names (ONNX, TensorRT) -- identical to the sensor names plus the mask.
+INPUT_NAMES: Tuple[str, ...] = SENSORS + ('modality_mask', )
+#: Graph output names. The depth output is ``depth_pred``: ONNX input and output names must differ.
+OUTPUT_NAMES: Tuple[str, ...] = ('seg_logits', 'det_boxes', 'det_scores', 'det_labels', 'depth_pred')
+
+# --- Decoded (loader) representation, before the network -----------------------------------------
+# rgb:      uint8 (H, W, 3), RGB channel order
+# thermal:  float32 (H, W), relative intensity in [0, 1] (8-bit sources divided by 255)
+# depth:    float32 (H, W), metres, 0 where invalid (NaN/inf are converted to 0 by the loaders)
+# gt_sem_seg: uint8/int64 (H, W) class ids, IGNORE_INDEX where unlabelled
+# gt_bboxes: float32 (N, 4) xyxy pixels; gt_bboxes_labels: int64 (N,)
+# gt_depth: float32 (H, W) metres, 0 where invalid
+# A missing sensor or target is ``None``: that is represented, never an error.
+
+#: Per-sensor normalisation of the network input: ``(x - mean) / std`` per channel.
+#: rgb in 0..255 (ImageNet statistics), thermal in [0, 1], depth in metres.
+#: After normalisation an absent sensor is replaced by zeros, and so are invalid depth pixels.
+NORMALIZATION: Dict[str, Dict[str, Tuple[float, ...]]] = {
+    'rgb': {'mean': (123.675, 116.28, 103.53), 'std': (58.395, 57.12, 57.375)},
+    'thermal': {'mean': (0.5, ), 'std': (0.25, )},
+    'depth': {'mean': (0.0, ), 'std': (10.0, )},
+}
+
+
+class SensorError(ValueError):
+    """Bad sensor input. The message names the sensor, the field, what was expected and the file."""
+
+    def __init__(self, sensor: str, field: str, expected: str, got: Any = None,
+                 path: Optional[str] = None):
+        self.sensor, self.field, self.expected, self.got, self.path = sensor, field, expected, got, path
+        msg = f'sensor {sensor!r}, field {field!r}: expected {expected}'
+        if got is not None:
+            msg += f', got {got}'
+        if path is not None:
+            msg += f' (file: {path})'
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    """What one sensor feeds the network: its name, channel count and normalisation."""
+    name: str
+    channels: int
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+
+
+def sensor_specs(normalization: Optional[Dict[str, Dict[str, Tuple[float, ...]]]] = None
+                 ) -> Tuple[SensorSpec, ...]:
+    norm = normalization or NORMALIZATION
+    return tuple(
+        SensorSpec(s, SENSOR_CHANNELS[s], tuple(norm[s]['mean']), tuple(norm[s]['std']))
+        for s in SENSORS)

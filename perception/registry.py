@@ -1,0 +1,34 @@
+"""Registries of the ``perception`` scope, children of mmengine's roots (the mmseg/mmdet pattern).
+
+Configs set ``default_scope = 'perception'``; parts of other scopes are reached with a prefix,
+e.g. ``dict(type='mmseg.MixVisionTransformer')`` or ``dict(type='mmdet.FCOSHead')``.
+"""
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='perception',
+                  locations=['perception.models'])
+TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope='perception',
+                      locations=['perception.models'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='perception',
+                    locations=['perception.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='perception',
+                         locations=['perception.datasets'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='perception',
+                      locations=['perception.transforms'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='perception',
+                   locations=['perception.evaluation'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='perception',
+                 locations=['perception.engine'])
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='perception',
+                       locations=['perception.visualization'])
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='perception',
+                       locations=['perception.visualization'])
