@@ -22,8 +22,9 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='perception',
                     locations=['perception.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='perception',
                          locations=['perception.datasets'])
+# Loading transforms live with the datasets (perception.datasets.loading), the rest in transforms.
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='perception',
-                      locations=['perception.transforms'])
+                      locations=['perception.transforms', 'perception.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='perception',
                    locations=['perception.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='perception',
