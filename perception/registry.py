@@ -33,3 +33,8 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='percept
                        locations=['perception.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='perception',
                        locations=['perception.visualization'])
+
+# Every training/evaluation entry point imports this module: make checkpoints load safely.
+from .compat import apply_compat_patches  # noqa: E402
+
+apply_compat_patches()
