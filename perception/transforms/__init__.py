@@ -18,7 +18,7 @@ os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 from .depth_corruption import DepthHoles, DepthNoise, DepthQuantize  # noqa: E402
 from .formatting import PackMultiSensorInputs  # noqa: E402
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize  # noqa: E402
-from .modality_dropout import ModalityDropout  # noqa: E402
+from .modality_dropout import KeepSensors, ModalityDropout  # noqa: E402
 from .rgb_photometric import LowLightSimulation, RGBColorJitter  # noqa: E402
 from .thermal_photometric import ThermalCrossover, ThermalGainOffsetNoise  # noqa: E402
 

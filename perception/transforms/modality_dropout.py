@@ -12,7 +12,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from perception.contract import SENSORS
+from perception.contract import SENSORS, SensorError
 from perception.registry import TRANSFORMS
 
 from .sample_checks import check_sample, modality_mask_of, present_sensors
@@ -118,3 +118,32 @@ class ModalityDropout(BaseTransform):
     def __repr__(self) -> str:
         subsets = {'+'.join(s for s in SENSORS if s in k): p for k, p in self.drop_subsets}
         return f'ModalityDropout(drop_subsets={subsets}, drop_probs={self.drop_probs})'
+
+
+@TRANSFORMS.register_module()
+class KeepSensors(BaseTransform):
+    """Keep only ``sensors`` (deterministic): how ``tools/test.py --modality-subsets`` evaluates
+    one sensor subset. The others become absent exactly as a missing sensor would.
+
+    A sample left with no sensor at all cannot be evaluated and raises ``SensorError`` (e.g. the
+    synthetic ``dropout`` condition removed the only kept sensor: evaluate subsets on conditions
+    without simulated dropout).
+    """
+
+    def __init__(self, sensors: SubsetSpec):
+        self.sensors = _parse_subset(sensors)
+
+    def transform(self, results: Dict[str, Any]) -> Dict[str, Any]:
+        check_sample(results)
+        for sensor in SENSORS:
+            if sensor not in self.sensors:
+                results[sensor] = None
+        results['modality_mask'] = modality_mask_of(results)
+        if not results['modality_mask'].any():
+            raise SensorError('+'.join(s for s in SENSORS if s in self.sensors), 'modality_mask',
+                              'at least one kept sensor present in the sample',
+                              got=f"sample {results.get('img_id', '?')} has none of them")
+        return results
+
+    def __repr__(self) -> str:
+        return f"KeepSensors(sensors={'+'.join(s for s in SENSORS if s in self.sensors)!r})"

@@ -94,3 +94,17 @@ def test_seeded_and_validated():
         ModalityDropout(drop_subsets={'rgb': 0.7, 'thermal': 0.6})
     with pytest.raises(ValueError):
         ModalityDropout(drop_subsets={'rgb+sonar': 0.1})
+
+
+def test_keep_sensors_keeps_exactly_the_subset():
+    from perception.contract import SensorError
+    from perception.transforms import KeepSensors
+    from transform_samples import make_sample
+    out = KeepSensors('rgb+depth')(make_sample())
+    assert out['thermal'] is None and out['rgb'] is not None and out['depth'] is not None
+    assert out['modality_mask'].tolist() == [True, False, True]
+    sample = make_sample()
+    sample['thermal'] = None
+    sample['modality_mask'] = np.array([True, False, True])
+    with pytest.raises(SensorError, match='thermal'):
+        KeepSensors(['thermal'])(sample)

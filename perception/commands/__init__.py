@@ -1,0 +1,1 @@
+"""Implementations of the ``perception`` subcommands; ``tools/*.py`` are thin wrappers over them."""

@@ -1,0 +1,42 @@
+"""``perception train CONFIG`` / ``tools/train.py CONFIG``: train with mmengine's Runner."""
+from __future__ import annotations
+
+import argparse
+
+HELP_EPILOG = """examples:
+  perception train configs/demo/nano_synthetic_demo.py
+  perception train CONFIG --work-dir work_dirs/run1 --cfg-options train_cfg.max_iters=500
+  perception train CONFIG --resume            # continue from the latest checkpoint of the work dir
+  tools/dist_train.sh CONFIG 2                # DDP on 2 processes (torchrun, launcher=pytorch)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mmengine.config import DictAction
+    parser.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument('config', help='OpenMMLab config file (configs/...)')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+                        help='resume training; without CKPT from the latest checkpoint in work-dir')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config entries, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher for distributed training (tools/dist_train.sh sets it)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmengine.runner import Runner
+
+    import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
+    from perception.engine.config import enable_amp, load_config, set_resume
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.amp:
+        enable_amp(cfg)
+    set_resume(cfg, args.resume)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return 0

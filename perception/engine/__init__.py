@@ -1,0 +1,2 @@
+"""Training/evaluation glue around mmengine's Runner: config handling, hooks, safe checkpoints."""
+from .hooks import DDPConsistencyHook, ProgressBarHook  # noqa: F401
