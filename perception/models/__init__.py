@@ -1,0 +1,29 @@
+"""The multi-task model, in data-flow order:
+
+    data_preprocessor -> encoders -> fusion -> decoders -> heads -> postprocess
+    (losses: per-task terms, multi-task weighting, expert balance; perceptor ties it together)
+
+Importing this package registers every part in the ``perception`` registry scope, and imports
+``mmseg.models``/``mmdet.models`` so ``type='mmseg.X'``/``'mmdet.X'`` configs resolve.
+"""
+import mmdet.models  # noqa: F401  (registers mmdet heads, assigners, coders, losses)
+import mmseg.models  # noqa: F401  (registers mmseg backbones, decode heads, losses)
+
+from .builder import build_model, build_module, dummy_inputs
+from .data_preprocessor import MultiSensorDataPreprocessor
+from .decoders import PlainDecoder, TaskExpertDecoder
+from .encoders import LiteNet, MultiSensorEncoder
+from .fusion import AttentionFusion, ConcatFusion, SumFusion
+from .heads import DenseDetHead, DepthHead, SegHead
+from .losses import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
+                     UncertaintyTaskWeighting, expert_balance_loss)
+from .perceptor import MultiTaskPerceptor
+from .postprocess import topk_nms
+
+__all__ = [
+    'build_model', 'build_module', 'dummy_inputs', 'MultiSensorDataPreprocessor', 'PlainDecoder',
+    'TaskExpertDecoder', 'LiteNet', 'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
+    'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
+    'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',
+    'MultiTaskPerceptor', 'topk_nms'
+]

@@ -1,0 +1,5 @@
+"""Per-sensor encoders: raw sensor tensors -> one 4-level feature pyramid per sensor."""
+from .litenet import LiteNet
+from .multi_sensor import STRIDES, MultiSensorEncoder
+
+__all__ = ['LiteNet', 'MultiSensorEncoder', 'STRIDES']

@@ -1,0 +1,121 @@
+"""``MultiSensorEncoder``: one backbone per sensor (any registered backbone), or one shared backbone.
+
+A backbone is anything the registry builds that maps (B, C, H, W) to four feature maps at strides
+4, 8, 16, 32: the package's ``LiteNet``, ``mmseg.MixVisionTransformer``, ``mmdet.ResNet``, ... The
+encoder sets each sensor's input channels in the config (``in_channels_key``), so one template serves
+RGB (3 channels) and thermal/depth (1 channel). Pretrained weights come through each backbone's own
+``init_cfg`` (``dict(type='Pretrained', checkpoint='/local/path.pth')``): nothing is downloaded here.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModule, ModuleDict
+from torch import Tensor, nn
+
+from perception.contract import SENSOR_CHANNELS, SENSORS
+from perception.registry import MODELS
+
+from ..builder import build_module
+
+STRIDES: Tuple[int, ...] = (4, 8, 16, 32)
+
+
+def sensor_backbone_cfg(template: Mapping, override: Optional[Mapping], in_channels: int,
+                        in_channels_key: str) -> dict:
+    """The backbone config of one sensor.
+
+    An override with a ``type`` replaces the template (a different backbone for that sensor); one
+    without is merged over it key by key (e.g. another ``arch`` or an ``init_cfg``).
+    """
+    override = dict(override or {})
+    cfg = override if 'type' in override else {**copy.deepcopy(dict(template)), **override}
+    cfg[in_channels_key] = in_channels
+    return cfg
+
+
+@MODELS.register_module()
+class MultiSensorEncoder(BaseModule):
+    """Encode each sensor into a 4-level pyramid.
+
+    Args:
+        backbone: the backbone config used for every sensor.
+        sensor_overrides: per-sensor changes, e.g. ``dict(thermal=dict(arch='pico'))``.
+        share_weights: one backbone for all sensors. Sensors with fewer channels than the widest go
+            through a learned 1x1 adapter (initialised to replicate the channel, like greyscale->RGB),
+            and all sensors run as one batch (one backbone call instead of three).
+        in_channels_key: the backbone's name for its input channels (``in_chans`` for timm).
+        probe_size: side of the zero image used once at build time to read each backbone's output
+            channels and check its strides (backbones do not expose them uniformly).
+    """
+
+    def __init__(self, backbone: dict, sensor_overrides: Optional[Dict[str, dict]] = None,
+                 share_weights: bool = False, sensors: Sequence[str] = SENSORS,
+                 in_channels_key: str = 'in_channels', probe_size: int = 64,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg)
+        self.sensors = tuple(sensors)
+        unknown = set(sensor_overrides or {}) - set(self.sensors)
+        if unknown:
+            raise KeyError(f'sensor_overrides for unknown sensors {sorted(unknown)}; '
+                           f'sensors are {self.sensors}')
+        if share_weights and sensor_overrides:
+            raise ValueError('share_weights=True uses one backbone: sensor_overrides must be empty')
+        self.share_weights = share_weights
+        # mmengine's ModuleDict (not torch's) so init_weights reaches each backbone's init_cfg
+        self.backbones = ModuleDict()
+        self.adapters = nn.ModuleDict()
+        if share_weights:
+            width = max(SENSOR_CHANNELS[s] for s in self.sensors)
+            self.backbones['shared'] = build_module(
+                sensor_backbone_cfg(backbone, None, width, in_channels_key))
+            for s in self.sensors:
+                if SENSOR_CHANNELS[s] != width:
+                    adapter = nn.Conv2d(SENSOR_CHANNELS[s], width, 1)
+                    nn.init.constant_(adapter.weight, 1.0)
+                    nn.init.zeros_(adapter.bias)
+                    self.adapters[s] = adapter
+        else:
+            for s in self.sensors:
+                self.backbones[s] = build_module(sensor_backbone_cfg(
+                    backbone, (sensor_overrides or {}).get(s), SENSOR_CHANNELS[s], in_channels_key))
+        self.out_channels: Dict[str, Tuple[int, ...]] = self._probe(probe_size)
+
+    def _backbone(self, sensor: str) -> nn.Module:
+        return self.backbones['shared' if self.share_weights else sensor]
+
+    @torch.no_grad()
+    def _probe(self, size: int) -> Dict[str, Tuple[int, ...]]:
+        out: Dict[str, Tuple[int, ...]] = {}
+        for s in self.sensors:
+            net = self._backbone(s)
+            was_training = net.training
+            net.eval()  # no BatchNorm statistics update from the probe
+            c = SENSOR_CHANNELS[s] if not self.share_weights else max(
+                SENSOR_CHANNELS[x] for x in self.sensors)
+            feats = net(torch.zeros(1, c, size, size))
+            net.train(was_training)
+            if len(feats) != len(STRIDES):
+                raise ValueError(f'sensor {s!r}: backbone {type(net).__name__} returned '
+                                 f'{len(feats)} feature maps, expected {len(STRIDES)} at strides '
+                                 f'{STRIDES} (set out_indices=(0, 1, 2, 3))')
+            for f, stride in zip(feats, STRIDES):
+                if tuple(f.shape[-2:]) != (size // stride, size // stride):
+                    raise ValueError(f'sensor {s!r}: backbone {type(net).__name__} gives a '
+                                     f'{tuple(f.shape[-2:])} map where stride {stride} needs '
+                                     f'{(size // stride, size // stride)}')
+            out[s] = tuple(int(f.shape[1]) for f in feats)
+        return out
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Dict[str, List[Tensor]]:
+        """``inputs``: sensor -> (B, C, H, W). Returns sensor -> 4 maps, strides 4..32."""
+        if not self.share_weights:
+            return {s: list(self._backbone(s)(inputs[s])) for s in self.sensors}
+        x = [self.adapters[s](inputs[s]) if s in self.adapters else inputs[s]
+             for s in self.sensors]
+        batch = x[0].shape[0]
+        feats = self.backbones['shared'](torch.cat(x, 0))
+        return {s: [f[i * batch:(i + 1) * batch] for f in feats]
+                for i, s in enumerate(self.sensors)}

@@ -1,0 +1,8 @@
+"""Sensor fusion: per-sensor pyramids + modality mask -> one fused pyramid."""
+from .attention import AttentionFusion, SensorAttentionLevel
+from .base import BaseFusion, FusionOutput
+from .baseline import ConcatFusion, SumFusion
+from .cross_attention import MaskedCrossAttention
+
+__all__ = ['AttentionFusion', 'SensorAttentionLevel', 'BaseFusion', 'FusionOutput',
+           'ConcatFusion', 'SumFusion', 'MaskedCrossAttention']

@@ -1,0 +1,7 @@
+"""Task heads: per-task decoder features -> seg logits, detections, metric depth."""
+from .base import TaskHead, restore_dense
+from .depth import DepthHead
+from .det import DenseDetHead
+from .seg import SegHead
+
+__all__ = ['TaskHead', 'restore_dense', 'DepthHead', 'DenseDetHead', 'SegHead']

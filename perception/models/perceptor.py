@@ -1,0 +1,164 @@
+"""``MultiTaskPerceptor``: the mmengine model tying the stages together.
+
+    sensors --(mask absent)--> MultiSensorEncoder --> fusion (mask-aware) --> decoder (TaskExpert)
+            --> heads (seg | det | depth) --> losses / exported tensors / data-sample predictions
+
+Modes of ``forward`` (mmengine): 'loss' (dict of per-task weighted losses + expert balance), 'predict'
+(data samples with predictions in original image coordinates), 'tensor' (the ``forward_export``
+dict). ``forward_export`` is the static-shape graph the ONNX exporter traces.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from mmengine.model import BaseModel, ModuleDict
+from torch import Tensor, nn
+
+from perception.contract import SENSORS, TASKS
+from perception.registry import MODELS
+from perception.structures import MultiTaskDataSample
+
+from .builder import build_module
+from .masking import keep_present
+from .sensor_inputs import MASK, check_sensor_tensors
+
+#: tasks whose head needs ``num_classes``
+CLASSIFYING_TASKS = ('seg', 'det')
+
+
+@MODELS.register_module()
+class MultiTaskPerceptor(BaseModel):
+    """Args:
+        encoder / fusion / decoder: configs; channel and level arguments are filled in here.
+        heads: task -> head adapter config (``SegHead``, ``DenseDetHead``, ``DepthHead``); heads of
+            tasks not in ``tasks`` are ignored, so a child config can switch tasks off.
+        num_classes: ``dict(seg=..., det=...)``, injected into those heads.
+        tasks: the enabled subset of ``('seg', 'det', 'depth')``.
+        task_weighting: ``FixedTaskWeighting`` (``weights=``) or ``UncertaintyTaskWeighting``.
+    """
+
+    def __init__(self, encoder: dict, fusion: dict, decoder: dict, heads: Mapping[str, dict],
+                 num_classes: Optional[Mapping[str, int]] = None,
+                 tasks: Sequence[str] = TASKS,
+                 task_weighting: dict = dict(type='FixedTaskWeighting'),
+                 data_preprocessor: Union[dict, nn.Module, None] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='MultiSensorDataPreprocessor')
+        if isinstance(data_preprocessor, dict):  # our registry: no default scope needed
+            data_preprocessor = build_module(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.tasks: Tuple[str, ...] = tuple(t for t in TASKS if t in tasks)
+        if not self.tasks or len(self.tasks) != len(tuple(tasks)):
+            raise ValueError(f'tasks must be a non-empty subset of {TASKS}, got {tuple(tasks)}')
+        missing = [t for t in self.tasks if t not in heads]
+        if missing:
+            raise KeyError(f'no head config for enabled tasks {missing}')
+        num_classes = dict(num_classes or {})
+
+        self.encoder = build_module(encoder)
+        self.sensors: Tuple[str, ...] = tuple(self.encoder.sensors)
+        if self.sensors != SENSORS:
+            raise ValueError(f'the encoder must cover every sensor {SENSORS} (inputs always carry '
+                             f'all of them, absent ones as zeros), got {self.sensors}')
+        head_levels = {t: MODELS.get(heads[t]['type']).input_levels(heads[t])
+                       for t in self.tasks}
+        finest = min(min(levels) for levels in head_levels.values())
+        num_levels = len(next(iter(self.encoder.out_channels.values())))
+        self.fusion = build_module(dict(fusion, in_channels=self.encoder.out_channels,
+                                        sensors=self.sensors,
+                                        levels=tuple(range(finest, num_levels))))
+        self.decoder = build_module(dict(decoder, in_channels=self.fusion.out_channels,
+                                         tasks=self.tasks, out_levels=head_levels))
+        self.heads = ModuleDict()  # mmengine's: init_weights must reach the heads (mmdet priors)
+        for t in self.tasks:
+            cfg = dict(heads[t], in_channels=self.decoder.out_channels[t])
+            if t in CLASSIFYING_TASKS:
+                if t not in num_classes:
+                    raise KeyError(f'num_classes[{t!r}] is required with task {t!r}')
+                cfg['num_classes'] = num_classes[t]
+            self.heads[t] = build_module(cfg)
+        self.task_weighting = build_module(dict(task_weighting, tasks=self.tasks))
+
+    # --- the network ------------------------------------------------------------------------------
+    def _run(self, rgb: Tensor, thermal: Tensor, depth: Tensor, mask: Tensor):
+        """Raw head outputs per task, gate maps, fusion weights."""
+        present = mask > 0.5
+        # an absent sensor's input is exactly 0 whatever was passed (even NaN): the contract says
+        # zeros, and this makes it true for callers that skip the data preprocessor
+        inputs = {s: keep_present(x, present[:, i].view(-1, 1, 1, 1))
+                  for i, (s, x) in enumerate(zip(SENSORS, (rgb, thermal, depth)))}
+        fused = self.fusion(self.encoder(inputs), mask)
+        decoded = self.decoder(fused.feats)
+        raw = {t: self.heads[t](decoded.feats[t]) for t in self.tasks}
+        return raw, decoded.gates, fused.weights
+
+    def forward_export(self, rgb: Tensor, thermal: Tensor, depth: Tensor, modality_mask: Tensor,
+                       return_gates: bool = False) -> Dict[str, Tensor]:
+        """Static-shape inference on normalised inputs (what the ONNX graph contains).
+
+        Inputs: rgb (B, 3, H, W), thermal (B, 1, H, W), depth (B, 1, H, W), all normalised, and
+        modality_mask (B, 3) float/bool; H, W multiples of 32. Returns (enabled tasks only):
+        ``seg_logits`` (B, C_seg, H, W); ``det_boxes`` (B, N, 4) xyxy pixels for all N priors;
+        ``det_scores`` (B, N, C_det) in [0, 1] before NMS; ``depth_pred`` (B, 1, H, W) metres.
+        ``return_gates`` adds ``gate_<task>_s<stride>`` (B, E + 1, h, w) and
+        ``fusion_s<stride>`` (B, 3, h, w) per-pixel sensor weights.
+        """
+        check_sensor_tensors(dict(rgb=rgb, thermal=thermal, depth=depth), modality_mask,
+                             batched=True, require_present=False)
+        hw = (int(rgb.shape[-2]), int(rgb.shape[-1]))
+        raw, gates, fusion_weights = self._run(rgb, thermal, depth, modality_mask.float())
+        out: Dict[str, Tensor] = {}
+        for t in self.tasks:
+            out.update(self.heads[t].export(raw[t], hw))
+        if return_gates:
+            out.update(gates)
+            out.update(fusion_weights)
+        return out
+
+    # --- mmengine modes ---------------------------------------------------------------------------
+    def forward(self, inputs: Mapping[str, Tensor],
+                data_samples: Optional[List[MultiTaskDataSample]] = None,
+                mode: str = 'tensor'):
+        args = self._checked_inputs(inputs)
+        if mode == 'loss':
+            if data_samples is None:
+                raise ValueError("mode='loss' needs data_samples carrying the targets")
+            return self.loss(args, data_samples)
+        if mode == 'predict':
+            return self.predict(args, data_samples)
+        if mode == 'tensor':
+            return self.forward_export(*args)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def loss(self, args: Tuple[Tensor, ...], data_samples: List[MultiTaskDataSample]
+             ) -> Dict[str, Tensor]:
+        raw, gates, _ = self._run(*args)
+        task_losses, has_target = {}, {}
+        for t in self.tasks:
+            keep = [i for i, s in enumerate(data_samples) if s.has_target(t)]
+            has_target[t] = bool(keep)
+            task_losses[t] = self.heads[t].loss(raw[t], data_samples, keep)
+        losses = self.task_weighting(task_losses, has_target)
+        balance = self.decoder.aux_loss(gates)
+        if balance is not None:
+            losses['loss_balance'] = balance
+        return losses
+
+    def predict(self, args: Tuple[Tensor, ...],
+                data_samples: Optional[List[MultiTaskDataSample]] = None
+                ) -> List[MultiTaskDataSample]:
+        outs = self.forward_export(*args)
+        if data_samples is None:
+            data_samples = [MultiTaskDataSample() for _ in range(args[0].shape[0])]
+        for t in self.tasks:
+            self.heads[t].predict(outs, data_samples)
+        return data_samples
+
+    @staticmethod
+    def _checked_inputs(inputs: Mapping[str, Tensor]) -> Tuple[Tensor, ...]:
+        if not isinstance(inputs, Mapping):
+            raise TypeError(f'inputs must be a dict with keys {(*SENSORS, MASK)}, '
+                            f'got {type(inputs).__name__}')
+        check_sensor_tensors(inputs, inputs.get(MASK), batched=True)
+        return (*(inputs[s] for s in SENSORS), inputs[MASK].float())

@@ -1,0 +1,57 @@
+"""Validation of the network's sensor tensors, shared by the data preprocessor and the model.
+
+Both call it before any arithmetic so that a wrong tensor fails with a ``SensorError`` that names the
+sensor and the field, instead of a shape error deep inside a convolution.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from torch import Tensor
+
+from perception.contract import SENSOR_CHANNELS, SENSORS, SensorError
+
+MASK = 'modality_mask'
+
+
+def check_sensor_tensors(tensors: Mapping[str, Tensor], mask: Tensor, *, batched: bool,
+                         sources: Optional[Mapping[str, str]] = None,
+                         require_present: bool = True) -> None:
+    """Raise ``SensorError`` unless ``tensors``/``mask`` follow the contract.
+
+    ``batched=False``: one sample, sensors (C, H, W) and mask (S,).
+    ``batched=True``: sensors (B, C, H, W) and mask (B, S).
+    ``require_present`` rejects a sample whose mask has no present sensor; it reads the mask values,
+    so the export path (static graph, no data-dependent checks) leaves it off.
+    """
+    sources = sources or {}
+    lead = 1 if batched else 0
+    layout = '(B, C, H, W)' if batched else '(C, H, W)'
+    for name in SENSORS:
+        path = sources.get(name)
+        if name not in tensors or tensors[name] is None:
+            raise SensorError(name, 'tensor', 'a tensor (zeros when the sensor is absent)',
+                              'nothing', path)
+        t = tensors[name]
+        if t.dim() != 3 + lead:
+            raise SensorError(name, 'shape', f'a {3 + lead}-D tensor {layout}', tuple(t.shape), path)
+        if t.shape[lead] != SENSOR_CHANNELS[name]:
+            raise SensorError(name, 'channels', f'{SENSOR_CHANNELS[name]} channel(s) in {layout}',
+                              f'{t.shape[lead]} (shape {tuple(t.shape)})', path)
+    ref_name = SENSORS[0]
+    ref = tensors[ref_name].shape
+    for name in SENSORS[1:]:
+        shape = tensors[name].shape
+        if shape[-2:] != ref[-2:]:
+            raise SensorError(name, 'size', f'the same (H, W) as {ref_name} {tuple(ref[-2:])} '
+                              '(sensors are registered to one image plane)', tuple(shape[-2:]),
+                              sources.get(name))
+        if batched and shape[0] != ref[0]:
+            raise SensorError(name, 'batch', f'the batch size of {ref_name} ({ref[0]})', shape[0])
+    expected = (ref[0], len(SENSORS)) if batched else (len(SENSORS), )
+    if mask is None or tuple(mask.shape) != expected:
+        raise SensorError(MASK, 'shape', f'{expected} (one entry per sensor {SENSORS})',
+                          None if mask is None else tuple(mask.shape))
+    if require_present and not bool((mask > 0.5).any(-1).all()):
+        raise SensorError(MASK, 'value', 'at least one present sensor per sample',
+                          mask.detach().cpu().tolist())

@@ -1,0 +1,72 @@
+"""Decoders: TaskExpert gates (softmax over experts + memory), levels, balance loss; plain switch."""
+import pytest
+import torch
+
+from perception.models import PlainDecoder, TaskExpertDecoder, expert_balance_loss
+
+IN_CH = (16, 24, 32, 40)
+SIZES = ((16, 20), (8, 10), (4, 5), (2, 3))
+OUT_LEVELS = dict(seg=(0, ), det=(1, 2, 3), depth=(0, ))
+
+
+def _feats(b=2):
+    torch.manual_seed(0)
+    return [torch.randn(b, c, *hw) for c, hw in zip(IN_CH, SIZES)]
+
+
+def test_taskexpert_outputs_and_gates():
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', 'det', 'depth'), out_levels=OUT_LEVELS,
+                            num_experts=3, gate_channels=8).eval()
+    out = dec(_feats())
+    assert [tuple(f.shape) for f in out.feats['seg']] == [(2, 16, 16, 20)]
+    assert [tuple(f.shape) for f in out.feats['det']] == [
+        (2, 24, 8, 10), (2, 32, 4, 5), (2, 40, 2, 3)]
+    assert dec.out_channels == dict(seg=(16, ), det=(24, 32, 40), depth=(16, ))
+    # det stops at stride 8: no gate at stride 4, the dense tasks have one at every level
+    dense = {f'gate_{t}_s{s}' for t in ('seg', 'depth') for s in (4, 8, 16, 32)}
+    assert set(out.gates) == dense | {'gate_det_s8', 'gate_det_s16', 'gate_det_s32'}
+    for name, g in out.gates.items():
+        assert g.shape[1] == 3 + 1, name  # E experts + the task memory
+        assert (g >= 0).all()
+        torch.testing.assert_close(g.sum(1), torch.ones_like(g[:, 0]))
+
+
+def test_expert_levels_and_width_are_configurable():
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, )),
+                            channels=(8, 8, 8, 8), num_experts=2, expert_levels=(2, 3))
+    out = dec(_feats())
+    assert set(out.gates) == {'gate_seg_s16', 'gate_seg_s32'}
+    assert out.feats['seg'][0].shape == (2, 8, 16, 20)
+    assert set(dec.experts) == {'2', '3'} and len(dec.experts['2']) == 2
+
+
+def test_balance_loss_values_and_gradient():
+    uniform = torch.full((2, 5, 3, 3), 0.2)
+    assert float(expert_balance_loss([uniform], num_experts=4)) == pytest.approx(0.0, abs=1e-6)
+    collapsed = torch.zeros(2, 5, 3, 3)
+    collapsed[:, 1] = 1.0
+    assert float(expert_balance_loss([collapsed], num_experts=4)) == pytest.approx(3.0)
+    # memory slot is excluded: all weight on memory + uniform rest is still balanced
+    logits = torch.randn(2, 5, 3, 3, requires_grad=True)
+    expert_balance_loss([logits.softmax(1)], 4).backward()
+    assert logits.grad.abs().sum() > 0
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, )),
+                            balance_weight=0.5)
+    out = dec(_feats())
+    expected = 0.5 * expert_balance_loss(out.gates.values(), dec.num_experts)
+    torch.testing.assert_close(dec.aux_loss(out.gates), expected)
+    assert TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, )),
+                             balance_weight=0.0).aux_loss(out.gates) is None
+
+
+def test_plain_decoder_same_interface_no_gates():
+    dec = PlainDecoder(IN_CH, tasks=('seg', 'det', 'depth'), out_levels=OUT_LEVELS)
+    out = dec(_feats())
+    assert out.gates == {} and dec.aux_loss(out.gates) is None
+    assert [f.shape[1] for f in out.feats['det']] == [24, 32, 40]
+    assert out.feats['seg'][0] is out.feats['depth'][0]  # one shared map for all tasks
+
+
+def test_bad_out_levels():
+    with pytest.raises(ValueError, match='out_levels'):
+        TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(4, )))

@@ -1,0 +1,81 @@
+"""Parameters and FLOPs of a model config at a given input size (mmseg's ``get_flops.py`` convention).
+
+    python tools/analysis/get_flops.py configs/_base_/models/nano.py --shape 256 320
+
+Counts with mmengine's analyser (``mmengine.analysis.get_model_complexity_info``, fvcore's
+jit-trace-based counter) over ``forward_export`` with all three sensors present. Like fvcore and
+mmseg/mmdet, one fused multiply-add counts as one FLOP; element-wise ops (activations,
+normalisation, softmax) are not counted.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, Sequence
+
+import torch
+from mmengine.config import DictAction
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from perception.contract import SENSORS  # noqa: E402
+
+
+class ExportForward(nn.Module):
+    """``forward_export`` as a tuple-returning forward (the tracer wants tensors, not a dict)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return tuple(self.model.forward_export(*inputs).values())
+
+
+def complexity(config: str, shape: Sequence[int], cfg_options: Dict = None,
+               table: bool = False) -> Dict:
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.logging import MMLogger
+
+    from perception.models import build_model, dummy_inputs
+    from perception.models.builder import load_config
+
+    model = build_model(load_config(config, cfg_options)).eval()
+    # the analyser warns once per op it does not count (activations, norms): noise here
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
+    with torch.no_grad():
+        info = get_model_complexity_info(ExportForward(model), inputs=dummy_inputs(*shape),
+                                         show_table=table, show_arch=False)
+    return dict(flops=info['flops'], params=info['params'], table=info.get('out_table', ''))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--shape', type=int, nargs=2, default=[256, 320], metavar=('H', 'W'))
+    p.add_argument('--table', action='store_true', help='per-module breakdown')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='override config keys, e.g. model.decoder.num_experts=2')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    r = complexity(args.config, args.shape, args.cfg_options, args.table)
+    h, w = args.shape
+    if args.table:
+        print(r['table'])
+    print('=' * 40)
+    print(f'Config: {args.config}')
+    print(f'Input shape: {h}x{w}, sensors: {", ".join(SENSORS)} (all present)')
+    print(f'Params: {r["params"] / 1e6:.3f} M')
+    print(f'GFLOPs: {r["flops"] / 1e9:.3f}')
+    print('=' * 40)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
