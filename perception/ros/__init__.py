@@ -1,0 +1,26 @@
+"""ROS 2 integration without rclpy: message conversion, synchronisation, stale-sensor policy, the node
+core, bag replay and a CycloneDDS transport (docs/ros.md).
+
+Imports numpy, pyyaml and rosbags only; the DDS transport (``perception.ros.dds``,
+``perception.ros.dds_node``) additionally needs cyclonedds and is imported on its own. Neither torch
+nor the OpenMMLab stack is imported here: the model comes in through ``predictor_factory`` at call
+time.
+"""
+from .bag_io import BagMessage, BagWriter, bag_topics, read_messages
+from .config import NodeConfig, QosSpec, load_params_file
+from .core import FrameSet, PerceptionCore
+from .health import SensorHealth
+from .image_codec import (ENCODINGS, SENSOR_ENCODINGS, array_to_image, decode_sensor, encode_sensor,
+                          image_to_array)
+from .outputs import OUTPUT_TYPES, OUTPUTS, OutputOptions, result_messages
+from .predictor_factory import build_predictor
+from .replay import ReplayReport, replay_bag
+from .sync import ApproximateTimeSync, SyncStats
+from .typestore import deserialize, serialize
+
+__all__ = [
+    'BagMessage', 'BagWriter', 'bag_topics', 'read_messages', 'NodeConfig', 'QosSpec',
+    'load_params_file', 'FrameSet', 'PerceptionCore', 'SensorHealth', 'ENCODINGS', 'SENSOR_ENCODINGS',
+    'array_to_image', 'decode_sensor', 'encode_sensor', 'image_to_array', 'OUTPUT_TYPES', 'OUTPUTS',
+    'OutputOptions', 'result_messages', 'build_predictor', 'ReplayReport', 'replay_bag',
+    'ApproximateTimeSync', 'SyncStats', 'deserialize', 'serialize']

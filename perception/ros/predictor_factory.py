@@ -1,0 +1,82 @@
+"""Build the node's predictor from its parameters, importing the model stack only when asked.
+
+``perception.Predictor`` (the deployment issue) is imported here, at call time: the rest of
+``perception.ros`` must import on a robot with only numpy, rosbags and cyclonedds, and a node whose
+model fails to load should say so with the parameter values, not with an import traceback at start.
+A custom predictor (any callable with the ``predictor(rgb=, thermal=, depth=) -> PerceptionResult``
+contract) can be named as ``module:attribute``; it is built by calling it with no arguments when it
+is a class or factory function, or used as is when it is already a predictor object.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import re
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from .core import PredictorFn
+
+log = logging.getLogger('perception.ros')
+CUSTOM_SPEC = re.compile(r'[A-Za-z_][\w.]*:[A-Za-z_]\w*')
+
+
+def build_predictor(model_path: str, backend: str = 'onnxruntime',
+                    score_threshold: Optional[float] = None, nms_threshold: Optional[float] = None,
+                    **options: Any) -> PredictorFn:
+    """``perception.Predictor(model_path, backend=..., ...)``; thresholds are passed when it takes them."""
+    if not model_path:
+        raise ValueError('parameter model_path is empty: set it to an ONNX file, a TensorRT engine or '
+                         'a config + checkpoint understood by perception.Predictor')
+    if not Path(model_path).exists():
+        if CUSTOM_SPEC.fullmatch(model_path):
+            return load_custom_predictor(model_path)
+        raise FileNotFoundError(f'parameter model_path: {model_path} does not exist (expected a model '
+                                'file, or module:attribute naming a custom predictor)')
+    try:
+        from perception import Predictor
+    except ImportError as err:
+        raise ImportError(f'perception.Predictor is not importable ({err}); install the deployment '
+                          'extra (pip install perception[deploy]) on this machine') from err
+    kwargs: Dict[str, Any] = {'backend': backend, **options}
+    accepted = _accepted_kwargs(Predictor)
+    for name, value in (('score_thr', score_threshold), ('nms_thr', nms_threshold)):
+        if value is None:
+            continue
+        if accepted is None or name in accepted:
+            kwargs[name] = value
+        else:
+            log.warning(f'perception.Predictor takes no {name!r}; the node applies score_threshold '
+                        'to published detections itself, NMS stays as exported')
+    log.info(f'loading predictor: {model_path} (backend {backend})')
+    return Predictor(model_path, **kwargs)
+
+
+def load_custom_predictor(spec: str) -> PredictorFn:
+    """``'package.module:attribute'`` -> predictor (see module docstring)."""
+    module_name, _, attr = spec.partition(':')
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f'custom predictor {spec!r}: cannot load ({type(err).__name__}: {err})') from err
+    if inspect.isclass(obj) or (inspect.isfunction(obj) and not _takes_sensors(obj)):
+        obj = obj()
+    if not callable(obj):
+        raise TypeError(f'custom predictor {spec!r} is not callable: {type(obj).__name__}')
+    return obj
+
+
+def _takes_sensors(fn: Any) -> bool:
+    params = inspect.signature(fn).parameters
+    return {'rgb', 'thermal', 'depth'} <= set(params)
+
+
+def _accepted_kwargs(cls: Any) -> Optional[set]:
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params}

@@ -1,0 +1,157 @@
+"""perception_node: a lifecycle node around ``perception.ros.core.PerceptionCore``.
+
+This layer only declares parameters, creates publishers/subscriptions/timers and moves bytes:
+subscriptions are raw (CDR bytes, decoded by rosbags in ``perception.ros``) and publishers take the
+CDR that ``perception.ros`` serialises, so the node behaves exactly like the DDS runner and bag replay
+that are tested without ROS. Lifecycle:
+  configure  -> read parameters, load the model (failure leaves the node unconfigured, with the reason)
+  activate   -> subscribe, start the inference worker and the 10 Hz housekeeping timer
+  deactivate -> unsubscribe, stop the worker (publishers stay, inactive)
+  cleanup    -> drop publishers and the model
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2DArray
+
+from perception.ros import typestore as ts
+from perception.ros.config import NodeConfig, QosSpec
+from perception.ros.core import PerceptionCore, counters_summary
+from perception.ros.outputs import OUTPUT_TYPES
+from perception.ros.predictor_factory import build_predictor
+
+ROS_TYPES = {ts.IMAGE: Image, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
+             ts.DIAGNOSTIC_ARRAY: DiagnosticArray}
+TICK_PERIOD_S = 0.1
+
+
+def qos_profile(spec: QosSpec) -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=spec.depth,
+        reliability=(ReliabilityPolicy.RELIABLE if spec.reliability == 'reliable'
+                     else ReliabilityPolicy.BEST_EFFORT),
+        durability=(DurabilityPolicy.TRANSIENT_LOCAL if spec.durability == 'transient_local'
+                    else DurabilityPolicy.VOLATILE))
+
+
+class PerceptionNode(Node):
+    def __init__(self, node_name: str = 'perception_node', **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        for name, value in NodeConfig().to_params().items():
+            self.declare_parameter(name, value)
+        self.core: Optional[PerceptionCore] = None
+        self._pubs: Dict[str, Any] = {}
+        self._subs: List[Any] = []
+        self._timer = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
+        try:
+            config = NodeConfig.from_params(params, self.get_name())
+            predictor = build_predictor(config.model_path, config.backend, config.score_threshold,
+                                        config.nms_threshold)
+        except Exception as err:  # a bad parameter or model: stay unconfigured, say why
+            self.get_logger().error(f'configure failed: {type(err).__name__}: {err}')
+            return TransitionCallbackReturn.FAILURE
+        self.core = PerceptionCore(config, predictor, self._publish, clock=time.monotonic,
+                                   stamp_clock=lambda: self.get_clock().now().nanoseconds,
+                                   logger=self.get_logger())
+        names = set(config.publish) | {'diagnostics'}
+        if config.camera_info_topic:
+            names.add('camera_info')
+        for name in sorted(names):
+            topic = config.output_topics.get(name)
+            if topic:
+                self._pubs[name] = self.create_lifecycle_publisher(
+                    ROS_TYPES[OUTPUT_TYPES[name]], topic, qos_profile(config.output_qos_spec()))
+        self.get_logger().info(f'configured: sensors {config.sensors}, outputs {sorted(self._pubs)}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        config = self.core.config
+        for sensor in config.sensors:
+            self._subs.append(self.create_subscription(
+                Image, config.topics[sensor], self._raw_image_callback(sensor),
+                qos_profile(config.input_qos_spec()), raw=True))
+        if config.camera_info_topic:
+            self._subs.append(self.create_subscription(
+                CameraInfo, config.camera_info_topic, self._raw_camera_info,
+                qos_profile(QosSpec.preset('default')), raw=True))
+        self.core.start()
+        self._timer = self.create_timer(TICK_PERIOD_S, self.core.tick)
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._teardown_inputs()
+        self.get_logger().info(counters_summary(self.core.stats()))
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        for pub in self._pubs.values():
+            self.destroy_publisher(pub)
+        self._pubs.clear()
+        self.core = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._teardown_inputs()
+        return TransitionCallbackReturn.SUCCESS
+
+    # --- data path -----------------------------------------------------------------------------
+    def _raw_image_callback(self, sensor: str):
+        def callback(raw: bytes) -> None:
+            try:
+                msg = ts.deserialize(raw, ts.IMAGE)
+            except Exception as err:
+                self.get_logger().warning(f'{sensor}: cannot decode sensor_msgs/Image: {err}')
+                return
+            self.core.on_image(sensor, msg)
+        return callback
+
+    def _raw_camera_info(self, raw: bytes) -> None:
+        try:
+            self.core.on_camera_info(ts.deserialize(raw, ts.CAMERA_INFO))
+        except Exception as err:
+            self.get_logger().warning(f'camera_info: cannot decode sensor_msgs/CameraInfo: {err}')
+
+    def _publish(self, name: str, msg: Any) -> None:
+        pub = self._pubs.get(name)
+        if pub is not None:
+            pub.publish(ts.serialize(msg, OUTPUT_TYPES[name]))   # rclpy publishes raw CDR bytes
+
+    def _teardown_inputs(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs.clear()
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        if self.core is not None:
+            self.core.stop()
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

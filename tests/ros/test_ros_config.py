@@ -1,0 +1,106 @@
+"""Node parameters and the ament package around them (what can be checked without colcon/rclpy)."""
+import ast
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from perception.ros.config import NodeConfig, QosSpec, load_params_file
+from perception.ros.predictor_factory import build_predictor
+
+PKG = Path(__file__).resolve().parents[2] / 'ros_nodes'
+PARAMS = PKG / 'config' / 'params.yaml'
+
+
+def test_params_yaml_loads_and_documents_every_parameter():
+    config = load_params_file(PARAMS)
+    assert config == NodeConfig()              # the YAML states the defaults, nothing else
+    section = yaml.safe_load(PARAMS.read_text())['perception_node']['ros__parameters']
+
+    def flat(d, prefix=''):
+        for k, v in d.items():
+            yield from flat(v, f'{prefix}{k}.') if isinstance(v, dict) else [f'{prefix}{k}']
+    assert set(flat(section)) == set(NodeConfig.parameter_names())
+
+
+def test_from_params_round_trip_and_overrides():
+    config = NodeConfig.from_params({
+        'topics': {'rgb': '/cam/rgb', 'thermal': '', 'camera_info': '/cam/info'},
+        'sync': {'slop': 0.02, 'queue_size': 4}, 'publish': ['detections'], 'stale_timeout': 1.5})
+    assert config.sensors == ('rgb', 'depth') and config.camera_info_topic == '/cam/info'
+    assert (config.slop, config.queue_size, config.stale_timeout) == (0.02, 4, 1.5)
+    assert NodeConfig.from_params(config.to_params()) == config
+    assert config.input_qos_spec() == QosSpec('best_effort', 5, 'volatile')
+    assert config.output_qos_spec() == QosSpec('reliable', 10, 'volatile')
+
+
+@pytest.mark.parametrize('params,match', [
+    ({'slopp': 1}, "unknown parameter 'slopp'"),
+    ({'topics.lidar': '/scan'}, "unknown sensors \\['lidar'\\]"),
+    ({'output_topics.pointcloud': '/x'}, "unknown output"),
+    ({'topics': {'rgb': '', 'thermal': '', 'depth': ''}}, 'at least one of'),
+    ({'sync.slop': 0}, 'slop: expected > 0'),
+    ({'input_qos': 'fast'}, "QoS preset 'fast'"),
+    ({'publish': ['labels', 'pointcloud']}, 'unknown outputs'),
+])
+def test_bad_parameters_are_named(params, match):
+    with pytest.raises(ValueError, match=match):
+        NodeConfig.from_params(params)
+
+
+def test_params_file_without_the_node_section(tmp_path):
+    path = tmp_path / 'p.yaml'
+    path.write_text('other_node:\n  ros__parameters: {}\n')
+    with pytest.raises(ValueError, match='no "perception_node: ros__parameters:" section'):
+        load_params_file(path)
+    path.write_text('/**:\n  ros__parameters:\n    stale_timeout: 2.0\n')
+    assert load_params_file(path).stale_timeout == 2.0
+
+
+def test_predictor_factory_errors_and_custom_predictors(tmp_path):
+    with pytest.raises(ValueError, match='model_path is empty'):
+        build_predictor('')
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        build_predictor(str(tmp_path / 'missing.onnx'))
+    with pytest.raises(ValueError, match='cannot load'):
+        build_predictor('no_such_module:Thing')
+    toy = build_predictor('ros_testkit:ToyPredictor')      # a class: instantiated
+    assert type(toy).__name__ == 'ToyPredictor'
+
+
+def test_ament_package_files():
+    root = ET.parse(PKG / 'package.xml').getroot()
+    assert root.get('format') == '3' and root.findtext('name') == 'perception_ros'
+    assert root.find('export/build_type').text == 'ament_python'
+    deps = {e.text for e in root.findall('exec_depend')}
+    assert {'rclpy', 'sensor_msgs', 'vision_msgs', 'diagnostic_msgs', 'lifecycle_msgs'} <= deps
+    assert (PKG / 'resource' / 'perception_ros').is_file()
+    setup = (PKG / 'setup.py').read_text()
+    assert 'perception_node = perception_ros.perception_node:main' in setup
+    for path in [PKG / 'setup.py', PKG / 'launch' / 'perception.launch.py',
+                 PKG / 'perception_ros' / 'perception_node.py']:
+        ast.parse(path.read_text(), str(path))
+    assert 'colcon build' in (PKG / 'README.md').read_text()
+
+
+def test_core_imports_without_torch_openmmlab_cyclonedds_or_cv2():
+    """A robot may have only numpy, pyyaml and rosbags: block the rest and import the core."""
+    code = '''
+import sys
+BLOCKED = ('torch', 'mmengine', 'mmcv', 'mmseg', 'mmdet', 'cyclonedds', 'cv2', 'rclpy')
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in BLOCKED:
+            raise ImportError(f'{name} is blocked for this test')
+sys.meta_path.insert(0, Block())
+import perception.ros as pr
+from perception.ros import replay, core, sync, health, outputs, image_codec, bag_io, predictor_factory
+pr.NodeConfig()
+print('ok')
+'''
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60,
+                          cwd=str(PKG.parent))
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr

@@ -1,0 +1,242 @@
+"""The node core in-process, driven by a fake clock: synchronised sets reach the predictor, outputs are
+stamped like the input, stale sensors degrade and recover, malformed input is skipped, slow inference
+drops to the newest set."""
+import logging
+import time
+
+import numpy as np
+import pytest
+from ros_testkit import ToyPredictor, synthetic_frame
+
+from perception.ros import typestore as ts
+from perception.ros.config import NodeConfig
+from perception.ros.core import PerceptionCore
+from perception.ros.health import ERROR, OK, STALE, WARN
+from perception.ros.image_codec import array_to_image, encode_sensor, image_to_array
+
+ENC = {'rgb': 'bgr8', 'thermal': 'mono16', 'depth': '16UC1'}
+PERIOD_S = 1 / 30
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+class Harness:
+    def __init__(self, predictor=None, **cfg):
+        self.clock = Clock()
+        self.out = []
+        self.predictor = predictor or ToyPredictor()
+        self.config = NodeConfig(**{'stale_timeout': 0.3, 'slop': 0.01, **cfg})
+        self.core = PerceptionCore(self.config, self.predictor,
+                                   lambda name, msg: self.out.append((name, msg)), clock=self.clock)
+
+    def images(self, index, sensors=('rgb', 'thermal', 'depth')):
+        rgb, thermal, depth, _ = synthetic_frame(index)
+        value = {'rgb': rgb, 'thermal': thermal, 'depth': depth}
+        stamp = 5_000_000_000 + int(index * PERIOD_S * 1e9)
+        return {s: encode_sensor(value[s], s, ENC[s], ts.header(stamp + k * 1_000_000, f'{s}_frame'))
+                for k, s in enumerate(sensors)}
+
+    def frame(self, index, sensors=('rgb', 'thermal', 'depth'), process=True):
+        """Deliver one frame's messages (advancing the clock one period) and process its sets."""
+        self.clock.t += PERIOD_S
+        sets = []
+        for sensor, msg in self.images(index, sensors).items():
+            sets += self.core.on_image(sensor, msg)
+        sets += self.core.tick()
+        if process:
+            for s in sets:
+                self.core.process(s)
+        return sets
+
+    def outputs(self, name):
+        return [m for n, m in self.out if n == name]
+
+
+def test_synchronised_set_reaches_predictor_and_outputs_carry_the_input_stamp():
+    h = Harness()
+    sets = h.frame(0)
+    assert len(sets) == 1 and sets[0].modality_mask == (True, True, True)
+    assert h.predictor.calls == [(True, True, True)]
+    names = {n for n, _ in h.out}
+    assert {'labels', 'overlay', 'detections', 'depth', 'diagnostics'} <= names
+    rgb_msg = h.images(0)['rgb']
+    for name in ('labels', 'overlay', 'detections', 'depth'):
+        msg = h.outputs(name)[-1]
+        assert ts.stamp_ns(msg.header) == ts.stamp_ns(rgb_msg.header)     # reference sensor: rgb
+        assert msg.header.frame_id == 'rgb_frame'
+    _, thermal, depth, (x0, y0, size) = synthetic_frame(0)
+    np.testing.assert_allclose(image_to_array(h.outputs('depth')[-1]), depth, atol=5e-4)
+    labels = image_to_array(h.outputs('labels')[-1])
+    assert (labels == 1).sum() == size * size                                 # thermal-based seg
+    det = h.outputs('detections')[-1].detections[0]
+    assert det.results[0].hypothesis.class_id == 'hot'
+    assert det.bbox.center.position.x == pytest.approx(x0 + size / 2)
+
+
+def test_output_frame_override_and_publish_subset():
+    h = Harness(output_frame_id='base_camera', publish=('detections', ))
+    h.frame(0)
+    names = {n for n, _ in h.out}
+    assert names == {'detections', 'diagnostics'}
+    assert h.outputs('detections')[0].header.frame_id == 'base_camera'
+
+
+def test_stale_sensor_degrades_then_recovers(caplog):
+    h = Harness()
+    caplog.set_level(logging.INFO, logger='perception.ros')
+    for k in range(5):
+        h.frame(k)
+    assert h.predictor.calls[-1] == (True, True, True)
+    for k in range(5, 25):                                  # thermal cable pulled for ~0.66 s
+        h.frame(k, ('rgb', 'depth'))
+    assert h.core.sync.active == ('rgb', 'depth')
+    assert h.predictor.calls[-1] == (True, False, True)     # keeps publishing on the rest
+    assert any('thermal (/thermal/image_raw) stale' in r.message for r in caplog.records)
+    diag = h.outputs('diagnostics')[-1]
+    summary = diag.status[0]
+    assert summary.level == WARN and summary.message.startswith('DEGRADED: thermal stale')
+    thermal_status = next(s for s in diag.status if s.name.endswith('sensor thermal'))
+    assert thermal_status.level == STALE
+    labels = image_to_array(h.outputs('labels')[-1])
+    assert set(np.unique(labels)) == {0, 2}                 # rgb-based seg without thermal
+    # only sets processed while thermal was missing were degraded; about timeout/period of them waited
+    degraded = sum(1 for c in h.predictor.calls if c == (True, False, True))
+    assert 20 - 0.3 / PERIOD_S - 2 <= degraded <= 20
+    for k in range(25, 30):                                 # thermal is back
+        h.frame(k)
+    assert h.predictor.calls[-1] == (True, True, True)
+    assert h.core.sync.active == ('rgb', 'thermal', 'depth')
+    assert any('thermal (/thermal/image_raw) is back' in r.message for r in caplog.records)
+    n_diag = len(h.outputs('diagnostics'))
+    for k in range(30, 70):                                 # > one diagnostics period
+        h.frame(k)
+    assert len(h.outputs('diagnostics')) > n_diag
+    assert h.outputs('diagnostics')[-1].status[0].level == OK
+    assert all(c == (True, True, True) for c in h.predictor.calls[-40:])
+
+
+def test_every_sensor_stale_is_an_error_and_startup_waits_for_all():
+    h = Harness()
+    # startup grace: rgb alone does not produce degraded sets before the timeout
+    h.clock.t += 0.1
+    assert h.core.on_image('rgb', h.images(0, ('rgb', ))['rgb']) == []
+    h.clock.t += 5.0
+    h.core.tick()
+    assert h.outputs('diagnostics')[-1].status[0].level == ERROR
+    assert h.core.sync.active == ()
+    # after the total outage, the first camera back does not go out alone: all get a grace again
+    sets = h.frame(1)
+    assert [s.modality_mask for s in sets] == [(True, True, True)]
+    assert h.core.sync.active == ('rgb', 'thermal', 'depth')
+    assert h.predictor.calls == [(True, True, True)]
+
+
+def test_malformed_messages_are_logged_counted_and_skipped(caplog):
+    h = Harness()
+    caplog.set_level(logging.WARNING, logger='perception.ros')
+    h.frame(0)
+    good = h.images(1)
+    bad_step = h.images(1)['thermal']
+    bad_step.step = 10
+    bad_enc = h.images(1)['depth']
+    bad_enc.encoding = 'yuv422'
+    h.clock.t += PERIOD_S
+    assert h.core.on_image('thermal', bad_step) == []
+    assert h.core.on_image('depth', bad_enc) == []
+    assert h.core.on_image('rgb', good['rgb']) == []          # set incomplete: bad ones were skipped
+    messages = ' | '.join(r.message for r in caplog.records)
+    assert "thermal on /thermal/image_raw', field 'step'" in messages
+    assert "depth on /camera/depth/image_rect_raw', field 'encoding'" in messages
+    stats = h.core.stats()
+    assert stats['malformed.thermal'] == 1 and stats['malformed.depth'] == 1
+    # size mismatch between sensors: set skipped with both sizes named
+    h.clock.t += PERIOD_S
+    msgs = h.images(2)
+    rgb_small = encode_sensor(np.zeros((48, 64, 3), np.uint8), 'rgb', 'rgb8', msgs['rgb'].header)
+    sets = h.core.on_image('rgb', rgb_small) + h.core.on_image('thermal', msgs['thermal'])
+    sets += h.core.on_image('depth', msgs['depth'])
+    assert sets == [] and h.core.stats()['malformed_sets'] == 1
+    assert any('size mismatch between sensors: rgb 48x64' in r.message and 'thermal 96x128' in
+               r.message for r in caplog.records)
+    # and the node goes on
+    assert len(h.frame(3)) == 1 and h.core.stats()['processed'] == 2
+
+
+def test_repeated_malformed_input_is_throttled_in_the_log(caplog):
+    h = Harness()
+    caplog.set_level(logging.WARNING, logger='perception.ros')
+    for k in range(30):
+        msg = h.images(k)['thermal']
+        msg.encoding = 'bayer_rggb8'
+        h.clock.t += PERIOD_S
+        h.core.on_image('thermal', msg)
+    assert h.core.stats()['malformed.thermal'] == 30
+    assert sum('bayer_rggb8' in r.message for r in caplog.records) == 1
+
+
+def test_predictor_failure_and_bad_result_do_not_stop_the_node(caplog):
+    class Flaky(ToyPredictor):
+        def __call__(self, **kw):
+            res = super().__call__(**kw)
+            n = len(self.calls)
+            if n == 1:
+                raise RuntimeError('CUDA error: out of memory')
+            if n == 2:
+                res.seg_labels = res.seg_labels[:10]
+            return res
+    h = Harness(Flaky())
+    for k in range(3):
+        h.frame(k)
+    stats = h.core.stats()
+    assert (stats['predictor_errors'], stats['output_errors'], stats['processed']) == (1, 1, 1)
+    assert any('CUDA error' in r.message for r in caplog.records)
+    assert any('seg_labels: expected shape (96, 128)' in r.message for r in caplog.records)
+
+
+def test_camera_info_is_passed_through_with_the_output_stamp():
+    h = Harness(camera_info_topic='/camera/color/camera_info')
+    info = ts.msg_class(ts.CAMERA_INFO)(
+        header=ts.header(1, 'x'), height=96, width=128, distortion_model='plumb_bob',
+        d=np.zeros(5), k=np.eye(3).reshape(-1), r=np.eye(3).reshape(-1),
+        p=np.zeros(12), binning_x=0, binning_y=0,
+        roi=ts.msg_class('sensor_msgs/msg/RegionOfInterest')(x_offset=0, y_offset=0, height=0,
+                                                             width=0, do_rectify=False))
+    h.core.on_camera_info(info)
+    h.frame(0)
+    out = h.outputs('camera_info')[-1]
+    assert ts.stamp_ns(out.header) == ts.stamp_ns(h.outputs('labels')[-1].header)
+    assert out.width == 128
+
+
+def test_slow_inference_processes_the_newest_set_and_counts_drops():
+    predictor = ToyPredictor(delay_s=0.05)
+    h = Harness(predictor)
+    h.core.start()
+    try:
+        for k in range(20):                   # 20 sets arrive at once; inference takes 50 ms each
+            h.frame(k, process=False)
+        deadline = time.monotonic() + 5
+        while not h.core.worker.idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        h.core.stop()
+    stats = h.core.stats()
+    assert stats['processed'] + stats['busy_dropped'] == 20
+    assert stats['busy_dropped'] >= 15
+    last = h.outputs('depth')[-1]
+    assert ts.stamp_ns(last.header) == ts.stamp_ns(h.images(19)['rgb'].header)   # the newest
+
+
+def test_only_enabled_sensors_are_used():
+    h = Harness(topics={'rgb': '/rgb', 'thermal': '', 'depth': '/depth'})
+    assert h.config.sensors == ('rgb', 'depth')
+    sets = h.frame(0, ('rgb', 'depth'))
+    assert sets[0].modality_mask == (True, False, True)
+    with pytest.raises(ValueError, match="sensor 'thermal' is not enabled"):
+        h.core.on_image('thermal', array_to_image(np.zeros((2, 2), np.uint8), 'mono8', ts.header(0)))
