@@ -1,0 +1,61 @@
+"""``SyntheticRGBTDDataset``: procedural RGB-thermal-depth scenes generated on the fly.
+
+Nothing is cached: ``prepare_data(i)`` renders sample ``i`` from its seed every time (a few tens of
+milliseconds), so the dataset can be as long as wanted and every epoch sees the same frames.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from perception.registry import DATASETS
+
+from ..base import MultiSensorDataset
+from .classes import METAINFO
+from .conditions import condition_weights
+from .generator import SPLIT_KEYS, ConditionSpec, generate_sample
+
+
+@DATASETS.register_module()
+class SyntheticRGBTDDataset(MultiSensorDataset):
+    """Synthetic scenes with RGB, thermal, depth, labels, boxes and clean depth.
+
+    Args:
+        split: 'train', 'val' or 'test' -- disjoint seed streams (see generator.sample_seed).
+        num_samples: length of the dataset.
+        img_size: (H, W) of every sensor and target.
+        seed: base seed; (seed, split, index) fixes a sample.
+        conditions: None (all conditions, uniform), a list of names (uniform) or a dict
+            name -> weight. Names: perception.datasets.synthetic.CONDITIONS.
+        pipeline: transforms applied to the decoded sample (no loading step needed).
+    """
+
+    METAINFO = dict(METAINFO)
+
+    def __init__(self, split: str = 'train', num_samples: int = 1000,
+                 img_size: Tuple[int, int] = (256, 320), seed: int = 0,
+                 conditions: ConditionSpec = None, pipeline: Sequence = (),
+                 serialize_data: bool = False, metainfo: Optional[dict] = None, **kwargs):
+        if split not in SPLIT_KEYS:
+            raise ValueError(f'split must be one of {tuple(SPLIT_KEYS)}, got {split!r}')
+        if int(num_samples) < 0:
+            raise ValueError(f'num_samples must be >= 0, got {num_samples}')
+        if len(img_size) != 2 or min(img_size) < 32:
+            raise ValueError(f'img_size must be (H, W) with both >= 32, got {img_size}')
+        condition_weights(conditions)   # validate names and weights now, not in a worker later
+        self.split, self.num_samples, self.seed = split, int(num_samples), int(seed)
+        self.img_size = (int(img_size[0]), int(img_size[1]))
+        self.conditions = conditions
+        super().__init__(pipeline=pipeline, serialize_data=serialize_data, metainfo=metainfo,
+                         **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        return [dict(sample_idx=i) for i in range(self.num_samples)]
+
+    def load_sample(self, idx: int) -> dict:
+        """The decoded sample ``idx`` (docs/contract.md section 1) without the pipeline."""
+        if not 0 <= idx < self.num_samples:
+            raise IndexError(f'sample {idx} out of range for {self.num_samples} samples')
+        return generate_sample(idx, self.seed, self.split, self.img_size, self.conditions)
+
+    def prepare_data(self, idx: int):
+        return self.pipeline(self.load_sample(idx))
