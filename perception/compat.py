@@ -20,6 +20,11 @@ Checkpoints written by this package then load with ``weights_only=True`` everywh
 predictor). Files with anything else in them -- including checkpoints saved by stock mmengine with the
 old ``HistoryBuffer`` pickle -- are refused; ``perception.engine.checkpoint`` explains how to strip
 them to weights.
+
+A second, smaller problem: mmengine's ``launcher='pytorch'`` calls ``torch.cuda.set_device`` before
+``init_process_group`` unconditionally, which raises on CPU-only PyTorch builds, so DDP on gloo (CPU
+machines, CI) cannot start. Where CUDA is unavailable we initialise the process group directly; with
+CUDA, mmengine's own function runs unchanged.
 """
 from __future__ import annotations
 
@@ -42,6 +47,17 @@ def safe_checkpoint_globals() -> list:
             np._core.multiarray.scalar, *dtype_classes]
 
 
+def _init_dist_pytorch_cpu_aware(backend: str = 'nccl', init_backend: str = 'torch', **kwargs):
+    import torch
+    import torch.distributed as torch_dist
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _ORIGINAL_INIT_DIST_PYTORCH(backend, init_backend=init_backend, **kwargs)
+    torch_dist.init_process_group(backend=backend, **kwargs)
+
+
+_ORIGINAL_INIT_DIST_PYTORCH = None
+
+
 def apply_compat_patches() -> None:
     """Idempotent; called when ``perception.registry`` is imported (every training entry point)."""
     global _APPLIED
@@ -51,4 +67,9 @@ def apply_compat_patches() -> None:
     from mmengine.logging.history_buffer import HistoryBuffer
     HistoryBuffer.__reduce__ = _history_buffer_reduce
     torch.serialization.add_safe_globals(safe_checkpoint_globals())
+
+    global _ORIGINAL_INIT_DIST_PYTORCH
+    import mmengine.dist.utils as dist_utils
+    _ORIGINAL_INIT_DIST_PYTORCH = dist_utils._init_dist_pytorch
+    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu_aware
     _APPLIED = True

@@ -24,8 +24,16 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     if launcher != 'none':
         # NCCL needs GPUs; on CPU-only machines DDP runs on gloo.
         import torch
-        backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = backend
+        cuda = torch.cuda.is_available()
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = (
+            'nccl' if cuda else 'gloo')
+        # DDP's own default: rank 0 broadcasts BatchNorm statistics every step, so all replicas stay
+        # identical (mmengine turns it off by default). CPU modules take device_ids=None.
+        wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+        wrapper.setdefault('broadcast_buffers', True)
+        if not cuda:
+            wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
     return cfg
 
 

@@ -43,9 +43,14 @@ class ProgressBarHook(Hook):
 
 
 def state_digest(module: torch.nn.Module) -> str:
-    """SHA-256 over every parameter and buffer, in name order (bitwise identity)."""
+    """SHA-256 over every parameter, in name order (bitwise identity).
+
+    Buffers are left out on purpose: DDP broadcasts rank 0's BatchNorm statistics at the start of
+    each forward, and that forward then updates each rank's copy from its own shard, so running
+    statistics legitimately differ after the last step (SyncBuffersHook / SyncBN align them).
+    """
     h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(module.named_parameters()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
@@ -53,7 +58,7 @@ def state_digest(module: torch.nn.Module) -> str:
 
 @HOOKS.register_module()
 class DDPConsistencyHook(Hook):
-    """After training, check that every rank ends with bitwise-identical weights.
+    """After training, check that every rank ends with bitwise-identical parameters.
 
     DDP keeps replicas in sync only if every rank sees the same gradients (all-reduced) and the same
     buffers; a rank-dependent branch or an unsynchronised buffer makes them drift silently. Each rank
