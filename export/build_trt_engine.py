@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""Build a TensorRT engine from an exported ONNX file -- run this ON THE TARGET (Jetson): engines are
+specific to the GPU, TensorRT version and JetPack they were built with.
+
+    python export/build_trt_engine.py nano.onnx --fp16                        # -> nano.engine
+    python export/build_trt_engine.py nano.int8.onnx --int8                   # Q/DQ graph: no calibrator
+    python export/build_trt_engine.py nano.onnx --int8 --calib-data calib/ --calib-cache nano.cache
+    python export/build_trt_engine.py nano.onnx --fp16 --print-trtexec       # the equivalent trtexec line
+    python export/build_trt_engine.py nano.onnx --fp16 --spec-only           # sidecar for a trtexec engine
+
+Writes ``<engine>.json`` next to the engine: the model spec (input size, classes, normalisation, NMS
+mode) copied from the ONNX metadata, which ``perception.Predictor('nano.engine')`` reads.
+
+INT8 comes either from a Q/DQ ONNX (``perception export --int8``: explicit quantisation, the scales are
+in the graph) or from implicit calibration: ``--calib-data`` is a folder of ``.npz`` files holding
+pre-processed inputs (``rgb``, ``thermal``, ``depth``, ``modality_mask``, as ``Predictor.prepare``
+returns them); the computed scales are saved to ``--calib-cache`` and reused from there next time.
+Works with the TensorRT 8.5 (JetPack 5.1), 8.6 (JetPack 6.0) and 10.x (JetPack 6.1/6.2) Python APIs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+PRECISIONS = ('fp32', 'fp16', 'int8')
+
+
+def read_spec(onnx_path: Path):
+    """The perception ModelSpec stored in the ONNX metadata_props."""
+    import onnx
+
+    from perception.apis.spec import ModelSpec
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    shapes = {i.name: [d.dim_value or d.dim_param for d in i.type.tensor_type.shape.dim]
+              for i in model.graph.input}
+    return ModelSpec.from_metadata(props, where=str(onnx_path)), shapes
+
+
+def profile_shapes(shapes: Dict[str, list], batch: Sequence[int]) -> Dict[str, Tuple[tuple, ...]]:
+    """min/opt/max shapes per input: the batch axis from ``batch``, the rest as exported."""
+    out = {}
+    for name, dims in shapes.items():
+        rest = tuple(int(d) for d in dims[1:])
+        out[name] = tuple((int(b), *rest) for b in batch)
+    return out
+
+
+def trtexec_command(onnx_path: Path, engine_path: Path, precision: str, shapes: Dict[str, list],
+                    batch: Optional[Sequence[int]] = None, workspace_mib: int = 2048,
+                    calib_cache: Optional[Path] = None) -> str:
+    """The trtexec line that builds the same engine (trtexec loads libnvinfer_plugin itself)."""
+    parts = ['trtexec', f'--onnx={onnx_path}', f'--saveEngine={engine_path}',
+             f'--memPoolSize=workspace:{workspace_mib}']
+    if precision == 'fp16':
+        parts.append('--fp16')
+    if precision == 'int8':
+        parts += ['--int8', '--fp16']   # fp16 for the layers left in float
+        if calib_cache is not None:
+            parts.append(f'--calib={calib_cache}')
+    if batch is not None:
+        prof = profile_shapes(shapes, batch)
+        for flag, k in (('--minShapes', 0), ('--optShapes', 1), ('--maxShapes', 2)):
+            parts.append(flag + '=' + ','.join(
+                f'{n}:{"x".join(str(d) for d in s[k])}' for n, s in prof.items()))
+    return ' '.join(parts)
+
+
+def npz_batches(folder: Path, names: Sequence[str]) -> Iterator[Dict[str, np.ndarray]]:
+    files = sorted(folder.glob('*.npz'))
+    if not files:
+        raise FileNotFoundError(f'--calib-data {folder}: no .npz files')
+    for f in files:
+        with np.load(f) as data:
+            yield {n: np.ascontiguousarray(data[n], np.float32) for n in names}
+
+
+def build_engine(onnx_path: Path, engine_path: Path, precision: str = 'fp16',
+                 batch: Optional[Sequence[int]] = None, workspace_mib: int = 2048,
+                 calib_data: Optional[Path] = None, calib_cache: Optional[Path] = None,
+                 dla_core: Optional[int] = None, verbose: bool = False) -> Path:
+    """Parse, configure, build and serialise; also writes the spec sidecar. Returns the engine path."""
+    import tensorrt as trt
+
+    from perception.apis.spec import sidecar_path
+    spec, shapes = read_spec(onnx_path)
+    logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
+    trt.init_libnvinfer_plugins(logger, '')   # EfficientNMS_TRT (--nms trt exports)
+    builder = trt.Builder(logger)
+    major = int(trt.__version__.split('.')[0])
+    # TensorRT 8 needs explicit batch for ONNX; 10 has only explicit batch (the flag is deprecated).
+    flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = '\n'.join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f'TensorRT could not parse {onnx_path}:\n{errors}')
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
+    if precision in ('fp16', 'int8'):
+        if not builder.platform_has_fast_fp16:
+            print('warning: this GPU has no fast FP16; building anyway', file=sys.stderr)
+        config.set_flag(trt.BuilderFlag.FP16)
+    profile = None
+    dynamic = any(not isinstance(d, int) or d <= 0 for dims in shapes.values() for d in dims)
+    if dynamic or batch is not None:
+        prof_shapes = profile_shapes(shapes, batch or (1, 1, 1))
+        profile = builder.create_optimization_profile()
+        for name, (lo, opt, hi) in prof_shapes.items():
+            profile.set_shape(name, lo, opt, hi)
+        config.add_optimization_profile(profile)
+    if precision == 'int8':
+        config.set_flag(trt.BuilderFlag.INT8)
+        explicit = any(network.get_layer(i).type == trt.LayerType.QUANTIZE
+                       for i in range(network.num_layers))
+        if not explicit:
+            config.int8_calibrator = _calibrator(network, calib_data, calib_cache, batch)
+            if profile is not None:
+                config.set_calibration_profile(profile)
+    if dla_core is not None:
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = int(dla_core)
+        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError('TensorRT engine build failed (see the log above)')
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    engine_path.write_bytes(bytes(serialized))
+    spec.replace(precision=precision).write_json(sidecar_path(engine_path))
+    return engine_path
+
+
+def _calibrator(network, calib_data: Optional[Path], calib_cache: Optional[Path],
+                batch: Optional[Sequence[int]]):
+    """polygraphy's calibrator (handles device buffers); cache-only when no data is given."""
+    from polygraphy.backend.trt import Calibrator
+    if calib_data is None and (calib_cache is None or not calib_cache.is_file()):
+        raise ValueError('implicit INT8 needs --calib-data (a folder of .npz inputs) or an '
+                         'existing --calib-cache; or export a Q/DQ graph with `perception export '
+                         '--int8`')
+    names = [network.get_input(i).name for i in range(network.num_inputs)]
+    loader = npz_batches(calib_data, names) if calib_data is not None else iter(())
+    return Calibrator(loader, cache=str(calib_cache) if calib_cache else None)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('onnx', type=Path, help='ONNX file written by `perception export`')
+    p.add_argument('--output', '-o', type=Path, help='engine path (default: ONNX with .engine)')
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument('--fp16', dest='precision', action='store_const', const='fp16')
+    prec.add_argument('--int8', dest='precision', action='store_const', const='int8')
+    prec.add_argument('--fp32', dest='precision', action='store_const', const='fp32')
+    p.set_defaults(precision='fp16')
+    p.add_argument('--batch', nargs=3, type=int, metavar=('MIN', 'OPT', 'MAX'),
+                   help='batch range of the optimisation profile (dynamic-batch exports)')
+    p.add_argument('--workspace', type=int, default=2048, help='builder workspace in MiB')
+    p.add_argument('--calib-data', type=Path, help='folder of .npz pre-processed inputs (INT8)')
+    p.add_argument('--calib-cache', type=Path, help='INT8 calibration cache to read/write')
+    p.add_argument('--dla-core', type=int, help='build for a DLA core (GPU fallback on)')
+    p.add_argument('--print-trtexec', action='store_true',
+                   help='print the equivalent trtexec command and exit')
+    p.add_argument('--spec-only', action='store_true',
+                   help='only write <engine>.json (for an engine built with trtexec)')
+    p.add_argument('--verbose', action='store_true')
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    engine = args.output or args.onnx.with_suffix('.engine')
+    _, shapes = read_spec(args.onnx)
+    command = trtexec_command(args.onnx, engine, args.precision, shapes, args.batch,
+                              args.workspace, args.calib_cache)
+    if args.print_trtexec:
+        print(command)
+        return 0
+    if args.spec_only:
+        from perception.apis.spec import sidecar_path
+        spec, _ = read_spec(args.onnx)
+        spec.replace(precision=args.precision).write_json(sidecar_path(engine))
+        print(f'wrote {sidecar_path(engine)}')
+        return 0
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as exc:
+        print(f'TensorRT is not importable here ({exc}). Build on the Jetson, or run:\n  {command}',
+              file=sys.stderr)
+        return 1
+    build_engine(args.onnx, engine, args.precision, args.batch, args.workspace, args.calib_data,
+                 args.calib_cache, args.dla_core, args.verbose)
+    print(f'wrote {engine} (+ {engine.name}.json)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

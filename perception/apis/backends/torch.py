@@ -1,0 +1,44 @@
+"""PyTorch backend: the model from a config (+ checkpoint), run eagerly through the same
+``ExportWrapper`` that is exported, so its raw outputs are the ``--nms host`` graph's outputs."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+
+from ..spec import ModelSpec
+
+
+class TorchBackend:
+    name = 'torch'
+
+    def __init__(self, model, spec: ModelSpec, device: str = 'cpu', seg_output: str = 'labels'):
+        from perception.deploy.wrapper import ExportWrapper
+        self.device = device
+        self.wrapper = ExportWrapper(model, pre_nms_topk=spec.pre_nms_topk,
+                                     seg_output=seg_output).to(device).eval()
+        h, w = spec.input_size
+        probe = {s: np.zeros((1, c, h, w), np.float32) for s, c in
+                 (('rgb', 3), ('thermal', 1), ('depth', 1))}
+        probe['modality_mask'] = np.ones((1, 3), np.float32)
+        self.wrapper.run_numpy(probe)   # learns the output names
+        self.spec = spec.replace(outputs=tuple(self.wrapper.output_names),
+                                 nms='host' if spec.nms != 'none' else 'none')
+
+    @classmethod
+    def from_config(cls, config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                    input_size: Optional[Sequence[int]] = None, **spec_options) -> 'TorchBackend':
+        from perception.deploy.loading import build_model, input_size_of, make_spec
+        model, cfg, meta = build_model(config, checkpoint, device)
+        size = input_size_of(cfg, input_size)
+        spec = make_spec(model, cfg, meta, size, nms='host',
+                         source=' '.join(str(p) for p in (config, checkpoint) if p),
+                         **spec_options)
+        return cls(model, spec, device)
+
+    @property
+    def model(self):
+        return self.wrapper.model
+
+    def run(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        return self.wrapper.run_numpy(inputs)

@@ -1,0 +1,110 @@
+"""``Predictor``: one frame in (any subset of rgb / thermal / depth), one ``PerceptionResult`` out.
+
+    p = Predictor('configs/nano.py', 'nano.pth')      # PyTorch (needs the training stack)
+    p = Predictor('nano.onnx')                         # ONNX Runtime (deployment extra only)
+    p = Predictor('nano.engine')                       # TensorRT (on the Jetson)
+    result = p(rgb=rgb_u8, thermal=None, depth=depth_m)
+
+Every backend goes through the same ``preprocess`` and ``postprocess`` (perception.apis.preprocess /
+postprocess), driven by the backend's ``ModelSpec``; backends only map input tensors to output tensors.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from perception.results import PerceptionResult
+
+from .backends.base import Backend
+from .postprocess import Thresholds, postprocess
+from .preprocess import FrameInfo, preprocess
+from .spec import ModelSpec
+
+ONNX_SUFFIXES = ('.onnx', )
+ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
+CONFIG_SUFFIXES = ('.py', )
+ALIASES = {'pytorch': 'torch', 'ort': 'onnxruntime', 'trt': 'tensorrt'}
+_SUFFIX_HELP = (f'configs {CONFIG_SUFFIXES} run on torch, {ONNX_SUFFIXES} on onnxruntime, '
+                f'{ENGINE_SUFFIXES} on tensorrt')
+
+
+class Predictor:
+
+    def __init__(self, model: Union[str, Path, Backend, object], checkpoint: Optional[str] = None,
+                 *, backend: Optional[str] = None, device: str = 'cpu',
+                 providers: Optional[Sequence] = None, input_size: Optional[Sequence[int]] = None,
+                 score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
+                 max_det: Optional[int] = None):
+        """``model``: a config (path or mmengine Config) [+ ``checkpoint``], an ``.onnx`` file, a
+        TensorRT engine (``.engine``/``.plan``/``.trt``), or a ready backend object. ``backend``
+        ('torch', 'onnxruntime', 'tensorrt') is optional and must agree with the model file."""
+        self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size)
+        if backend not in (None, 'auto') and ALIASES.get(backend, backend) != self.backend.name:
+            raise ValueError(f'backend={backend!r} does not fit {model!r}, which runs on '
+                             f'{self.backend.name!r} ({_SUFFIX_HELP})')
+        self.thresholds = Thresholds.from_spec(self.backend.spec, score_thr, iou_thr, max_det)
+
+    # --- construction ----------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config, checkpoint: Optional[str] = None, device: str = 'cpu',
+                    input_size: Optional[Sequence[int]] = None, **thresholds) -> 'Predictor':
+        from .backends.torch import TorchBackend
+        return cls(TorchBackend.from_config(config, checkpoint, device, input_size), **thresholds)
+
+    @classmethod
+    def from_onnx(cls, path: Union[str, Path], providers: Optional[Sequence] = None,
+                  **thresholds) -> 'Predictor':
+        from .backends.onnxruntime import OnnxRuntimeBackend
+        return cls(OnnxRuntimeBackend(path, providers=providers), **thresholds)
+
+    @classmethod
+    def from_tensorrt(cls, engine_path: Union[str, Path], **thresholds) -> 'Predictor':
+        from .backends.tensorrt import TensorRTBackend
+        return cls(TensorRTBackend(engine_path), **thresholds)
+
+    # --- use -------------------------------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        return self.backend.spec
+
+    def prepare(self, rgb=None, thermal=None, depth=None) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
+        """The network inputs for one frame (what calibration and parity feed the graphs)."""
+        return preprocess(self.spec, rgb=rgb, thermal=thermal, depth=depth)
+
+    def __call__(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
+                 depth: Optional[np.ndarray] = None) -> PerceptionResult:
+        t0 = time.perf_counter()
+        inputs, info = self.prepare(rgb=rgb, thermal=thermal, depth=depth)
+        t1 = time.perf_counter()
+        raw = self.backend.run(inputs)
+        t2 = time.perf_counter()
+        result = postprocess(raw, self.spec, info, self.thresholds)
+        t3 = time.perf_counter()
+        result.timings_ms = {'preprocess': (t1 - t0) * 1e3, 'inference': (t2 - t1) * 1e3,
+                             'postprocess': (t3 - t2) * 1e3}
+        return result
+
+    def __repr__(self) -> str:
+        h, w = self.spec.input_size
+        return (f'Predictor(backend={self.backend.name}, input={h}x{w}, nms={self.spec.nms}, '
+                f'precision={self.spec.precision})')
+
+
+def _make_backend(model, checkpoint, device, providers, input_size) -> Backend:
+    if isinstance(model, Backend):
+        return model
+    path = Path(str(model)) if isinstance(model, (str, Path)) else None
+    suffix = path.suffix.lower() if path is not None else ''
+    if suffix in ONNX_SUFFIXES:
+        from .backends.onnxruntime import OnnxRuntimeBackend
+        return OnnxRuntimeBackend(path, providers=providers)
+    if suffix in ENGINE_SUFFIXES:
+        from .backends.tensorrt import TensorRTBackend
+        return TensorRTBackend(path)
+    if path is None or suffix in CONFIG_SUFFIXES:   # a path to a config, or a Config object
+        from .backends.torch import TorchBackend
+        return TorchBackend.from_config(model, checkpoint, device, input_size)
+    raise ValueError(f'cannot tell the backend of {model!r}: {_SUFFIX_HELP}')

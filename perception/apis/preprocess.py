@@ -1,0 +1,119 @@
+"""The one pre-processing of every backend: decoded sensor arrays -> network input tensors.
+
+Input: the decoded representation of docs/contract.md section 1 (rgb uint8 (H, W, 3) RGB, thermal
+float32 (H, W) in [0, 1], depth float32 (H, W) metres with 0 = invalid), any subset, all the same size.
+Output: float32 (1, C, h, w) tensors at the network size plus a (1, 3) modality mask, exactly what
+``MultiSensorDataPreprocessor`` feeds the model in training: resized (depth nearest, so invalid pixels
+never blend with valid ones), normalised with the spec, then absent sensors and invalid depth zeroed
+*after* normalisation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from perception.contract import SENSOR_CHANNELS, SENSORS, SensorError
+
+from .spec import ModelSpec
+
+MASK = 'modality_mask'
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What post-processing needs to map outputs back onto the frame."""
+    shape: Tuple[int, int]                      # (H, W) of the given frame
+    modality_mask: Tuple[bool, bool, bool]      # sensors given, SENSORS order
+
+
+def _check_rgb(rgb) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray):
+        raise SensorError('rgb', 'type', 'a numpy array', type(rgb).__name__)
+    if rgb.dtype != np.uint8:
+        raise SensorError('rgb', 'dtype', 'uint8 (H, W, 3) RGB', rgb.dtype)
+    if rgb.ndim != 3:
+        raise SensorError('rgb', 'shape', '(H, W, 3)', rgb.shape)
+    if rgb.shape[2] != 3:
+        raise SensorError('rgb', 'channels', '3 channels (RGB order)', rgb.shape[2])
+    return rgb
+
+
+def _check_single(name: str, x, what: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise SensorError(name, 'type', 'a numpy array', type(x).__name__)
+    if x.dtype != np.float32:
+        raise SensorError(name, 'dtype', f'float32 (H, W) {what}', x.dtype)
+    if x.ndim == 3:
+        raise SensorError(name, 'channels', f'a single-channel (H, W) array ({what})',
+                          f'shape {x.shape}')
+    if x.ndim != 2:
+        raise SensorError(name, 'shape', f'(H, W) {what}', x.shape)
+    return x
+
+
+def check_frame(rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
+                depth: Optional[np.ndarray] = None) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
+    """Validate one frame; return the given sensors (depth cleaned) and the frame info.
+
+    Raises ``SensorError`` on a wrong type/dtype/shape/channel count, sizes that differ between
+    sensors, thermal outside [0, 1], negative depth, or no sensor at all.
+    """
+    given: Dict[str, np.ndarray] = {}
+    if rgb is not None:
+        given['rgb'] = _check_rgb(rgb)
+    if thermal is not None:
+        t = _check_single('thermal', thermal, 'relative intensity in [0, 1]')
+        if t.size and (not np.all(np.isfinite(t)) or t.min() < 0 or t.max() > 1):
+            raise SensorError('thermal', 'value', 'finite values in [0, 1]',
+                              f'range [{np.nanmin(t)}, {np.nanmax(t)}]')
+        given['thermal'] = t
+    if depth is not None:
+        d = _check_single('depth', depth, 'metres, 0 = invalid')
+        # NaN/inf are "no measurement" in the contract; negative values mean a wrong unit/encoding.
+        d = np.where(np.isfinite(d), d, np.float32(0)).astype(np.float32, copy=False)
+        if d.size and d.min() < 0:
+            raise SensorError('depth', 'value', 'depth >= 0 m (0 = invalid)', f'minimum {d.min()}')
+        given['depth'] = d
+    if not given:
+        raise SensorError(MASK, 'value', f'at least one sensor of {SENSORS}', 'none given')
+    ref_name = next(iter(given))
+    ref = given[ref_name].shape[:2]
+    if min(ref) <= 0:
+        raise SensorError(ref_name, 'shape', 'a non-empty image', given[ref_name].shape)
+    for name, arr in given.items():
+        if arr.shape[:2] != ref:
+            raise SensorError(name, 'size', f'the same (H, W) as {ref_name} {tuple(ref)} '
+                              '(sensors are registered to one image plane)', tuple(arr.shape[:2]))
+    mask = tuple(s in given for s in SENSORS)
+    return given, FrameInfo(shape=(int(ref[0]), int(ref[1])), modality_mask=mask)
+
+
+def preprocess(spec: ModelSpec, rgb: Optional[np.ndarray] = None,
+               thermal: Optional[np.ndarray] = None, depth: Optional[np.ndarray] = None
+               ) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
+    """Frame -> ``{rgb, thermal, depth, modality_mask}`` float32 batch of one at ``spec.input_size``."""
+    given, info = check_frame(rgb, thermal, depth)
+    h, w = spec.input_size
+    inputs: Dict[str, np.ndarray] = {}
+    for s in SENSORS:
+        c = SENSOR_CHANNELS[s]
+        if s not in given:
+            inputs[s] = np.zeros((1, c, h, w), np.float32)
+            continue
+        x = given[s]
+        if x.shape[:2] != (h, w):
+            interp = cv2.INTER_NEAREST if s == 'depth' else cv2.INTER_LINEAR
+            x = cv2.resize(x, (w, h), interpolation=interp)
+        x = x.astype(np.float32).reshape(h, w, c)
+        norm = spec.normalization[s]
+        mean = np.asarray(norm['mean'], np.float32)
+        std = np.asarray(norm['std'], np.float32)
+        y = (x - mean) / std
+        if s == 'depth':
+            y = np.where(x > 0, y, np.float32(0))
+        inputs[s] = np.ascontiguousarray(y.transpose(2, 0, 1)[None], dtype=np.float32)
+    inputs[MASK] = np.asarray([info.modality_mask], np.float32)
+    return inputs, info

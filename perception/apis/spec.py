@@ -1,0 +1,108 @@
+"""``ModelSpec``: what a deployed network needs besides its weights (numpy-free, torch-free).
+
+Every backend of the :class:`~perception.apis.predictor.Predictor` carries one: the ONNX file stores it
+in ``metadata_props`` (one ``perception.<field>`` key per field, JSON values, readable in Netron), a
+TensorRT engine in a JSON sidecar next to the engine (engines have no metadata), and the PyTorch backend
+derives it from the config. Pre- and post-processing read only this, so they are the same for all.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Tuple, Union
+
+from perception.contract import NORMALIZATION
+
+#: Detection post-processing modes: NMS in the graph (ONNX NonMaxSuppression / TensorRT
+#: EfficientNMS_TRT plugin), on the host (graph returns top-K pre-NMS candidates), or no detection.
+NMS_MODES: Tuple[str, ...] = ('onnx', 'trt', 'host', 'none')
+METADATA_PREFIX = 'perception.'
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    input_size: Tuple[int, int]                     # (H, W) the network runs at (static per engine)
+    seg_classes: Tuple[str, ...] = ()
+    det_classes: Tuple[str, ...] = ()
+    normalization: Dict[str, Dict[str, Tuple[float, ...]]] = field(
+        default_factory=lambda: {s: dict(v) for s, v in NORMALIZATION.items()})
+    nms: str = 'host'
+    outputs: Tuple[str, ...] = ()                  # graph output names, in order
+    score_thr: float = 0.05                        # in-graph NMS score threshold / host default
+    iou_thr: float = 0.5
+    max_det: int = 100                             # K of det_boxes (B, K, 4) after NMS
+    pre_nms_topk: int = 1000                       # candidates kept before NMS
+    precision: str = 'fp32'                        # fp32 | fp16 | int8
+    dynamic_batch: bool = False
+    opset: Optional[int] = None
+    source: str = ''                               # config / checkpoint the graph came from
+
+    def __post_init__(self):
+        if self.nms not in NMS_MODES:
+            raise ValueError(f'nms must be one of {NMS_MODES}, got {self.nms!r}')
+        h, w = (int(v) for v in self.input_size)
+        if h <= 0 or w <= 0:
+            raise ValueError(f'input_size must be positive (H, W), got {self.input_size}')
+        object.__setattr__(self, 'input_size', (h, w))
+        object.__setattr__(self, 'seg_classes', tuple(self.seg_classes))
+        object.__setattr__(self, 'det_classes', tuple(self.det_classes))
+        object.__setattr__(self, 'outputs', tuple(self.outputs))
+        object.__setattr__(self, 'normalization', {
+            s: {k: tuple(float(x) for x in v) for k, v in d.items()}
+            for s, d in self.normalization.items()})
+
+    @property
+    def has_det(self) -> bool:
+        return 'det_scores' in self.outputs
+
+    def replace(self, **changes) -> 'ModelSpec':
+        data = asdict(self)
+        data.update(changes)
+        return ModelSpec(**data)
+
+    # --- serialisation ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data['spec_version'] = SPEC_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> 'ModelSpec':
+        known = {f.name for f in fields(cls)}
+        version = data.get('spec_version', SPEC_VERSION)
+        if int(version) > SPEC_VERSION:
+            raise ValueError(f'model spec version {version} is newer than this package understands '
+                             f'({SPEC_VERSION}); upgrade perception')
+        missing = [k for k in ('input_size', ) if k not in data]
+        if missing:
+            raise ValueError(f'model spec lacks {missing}')
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_metadata(self) -> Dict[str, str]:
+        """``metadata_props`` entries: ``perception.<field>`` -> JSON."""
+        return {METADATA_PREFIX + k: json.dumps(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_metadata(cls, props: Mapping[str, str], where: str = 'model') -> 'ModelSpec':
+        data = {k[len(METADATA_PREFIX):]: json.loads(v) for k, v in props.items()
+                if k.startswith(METADATA_PREFIX)}
+        if not data:
+            raise ValueError(f'{where} has no perception metadata (export it with '
+                             '`perception export`, which writes the input size, classes, '
+                             'normalisation and NMS mode into the file)')
+        return cls.from_dict(data)
+
+    def write_json(self, path: Union[str, Path]) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + '\n')
+
+    @classmethod
+    def read_json(cls, path: Union[str, Path]) -> 'ModelSpec':
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def sidecar_path(engine_path: Union[str, Path]) -> Path:
+    """Where the spec of a TensorRT engine lives: ``model.engine`` -> ``model.engine.json``."""
+    p = Path(engine_path)
+    return p.with_name(p.name + '.json')

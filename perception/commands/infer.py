@@ -1,0 +1,118 @@
+"""``perception infer --model M --rgb A --thermal B --depth C --out DIR`` / ``tools/infer.py``.
+
+Runs any model the Predictor loads (config + checkpoint, ``.onnx``, TensorRT engine) on files or
+folders, one argument per sensor and any subset of them. Folders are paired by file stem
+(``vi/00001.png`` + ``ir/00001.png``); each file is decoded with the encoding its sensor argument
+names (docs/data.md). Written per frame: ``<stem>_overlay.png`` (segmentation colours + boxes),
+``<stem>_depth.png`` (colour map), ``<stem>_seg.png`` (class ids), ``<stem>.json`` (detections,
+timings, sensors used).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from perception.contract import SENSORS
+
+HELP_EPILOG = """examples:
+  perception infer --model nano.onnx --rgb vi/ --thermal ir/ --thermal-encoding u8_unit --out out/
+  perception infer --model nano.onnx --rgb 01234N.png --rgb-encoding mfnet_rgb \\
+      --thermal 01234N.png --thermal-encoding mfnet_rgba --out out/
+  perception infer --model CONFIG --checkpoint CKPT --depth depth.png --depth-encoding uint16_mm \\
+      --out out/                                       # any subset of sensors
+"""
+DEFAULT_ENCODINGS = {'rgb': 'rgb8', 'thermal': 'u8_unit', 'depth': 'uint16_mm'}
+FILE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.ppm', '.pgm', '.bmp', '.tif', '.tiff', '.npy')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument('--model', required=True,
+                        help='config (.py, with --checkpoint), .onnx or TensorRT engine')
+    parser.add_argument('--checkpoint', help='weights for a config model')
+    for s in SENSORS:
+        parser.add_argument(f'--{s}', help=f'{s} file or folder')
+        parser.add_argument(f'--{s}-encoding', default=DEFAULT_ENCODINGS[s],
+                            help=f'encoding of the {s} files (default {DEFAULT_ENCODINGS[s]})')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--score-thr', type=float, help='default: the model\'s')
+    parser.add_argument('--iou-thr', type=float, help='host NMS IoU (default: the model\'s)')
+    parser.add_argument('--input-size', nargs=2, type=int, metavar=('H', 'W'),
+                        help='network size for a config model (exported models are fixed)')
+    parser.add_argument('--device', default='cpu', help='device for a config model')
+    parser.add_argument('--providers', nargs='+', help='onnxruntime execution providers')
+
+
+def pair_inputs(paths: Dict[str, str]) -> List[Tuple[str, Dict[str, Path]]]:
+    """``{sensor: file or folder}`` -> [(stem, {sensor: file})], folders matched by file stem."""
+    files: Dict[str, Dict[str, Path]] = {}
+    for sensor, p in paths.items():
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(f for f in path.iterdir() if f.suffix.lower() in FILE_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f'--{sensor} {path}: no image files ({FILE_SUFFIXES})')
+            files[sensor] = {f.stem: f for f in found}
+        elif path.is_file():
+            files[sensor] = {path.stem: path}
+        else:
+            raise FileNotFoundError(f'--{sensor} {path}: no such file or folder')
+    if all(len(v) == 1 for v in files.values()):   # single files: one frame, whatever the names
+        stem = next(iter(next(iter(files.values()))))
+        return [(stem, {s: next(iter(v.values())) for s, v in files.items()})]
+    stems = sorted(set().union(*(v.keys() for v in files.values())))
+    return [(stem, {s: v[stem] for s, v in files.items() if stem in v}) for stem in stems]
+
+
+def run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from perception.apis.overlay import base_image, depth_colormap, draw_result
+    from perception.apis.predictor import Predictor
+    from perception.datasets.encodings import decode_file
+    given = {s: getattr(args, s) for s in SENSORS if getattr(args, s)}
+    if not given:
+        raise SystemExit('give at least one of --rgb, --thermal, --depth')
+    predictor = Predictor(args.model, args.checkpoint, device=args.device,
+                          providers=args.providers, input_size=args.input_size,
+                          score_thr=args.score_thr, iou_thr=args.iou_thr)
+    print(predictor)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, files in pair_inputs(given):
+        missing = sorted(set(given) - set(files))
+        if missing:
+            print(f'{stem}: no {", ".join(missing)} file -- running without it')
+        arrays: Dict[str, Optional[np.ndarray]] = {
+            s: decode_file(files[s], getattr(args, f'{s}_encoding'), s) for s in files}
+        result = predictor(**arrays)
+        shape = next(iter(arrays.values())).shape[:2]
+        overlay = draw_result(base_image(arrays.get('rgb'), arrays.get('thermal'),
+                                         arrays.get('depth'), shape), result)
+        cv2.imwrite(str(out / f'{stem}_overlay.png'), overlay[:, :, ::-1])
+        if result.depth is not None:
+            cv2.imwrite(str(out / f'{stem}_depth.png'), depth_colormap(result.depth)[:, :, ::-1])
+        if result.seg_labels is not None:
+            cv2.imwrite(str(out / f'{stem}_seg.png'), result.seg_labels.astype(np.uint8))
+        (out / f'{stem}.json').write_text(json.dumps(_summary(result, files), indent=2) + '\n')
+        print(f'{stem}: {result.num_detections} detections, sensors '
+              f'{"+".join(s for s, m in zip(SENSORS, result.modality_mask) if m)}, '
+              f'{sum(result.timings_ms.values()):.1f} ms')
+    return 0
+
+
+def _summary(result, files: Dict[str, Path]) -> dict:
+    dets = []
+    if result.det_scores is not None:
+        for box, score, label in zip(result.det_boxes, result.det_scores, result.det_labels):
+            name = result.det_classes[label] if 0 <= label < len(result.det_classes) else str(label)
+            dets.append({'box_xyxy': [round(float(v), 2) for v in box], 'score': float(score),
+                         'label': int(label), 'class': name})
+    return {'sources': {s: str(p) for s, p in files.items()},
+            'sensors': dict(zip(SENSORS, result.modality_mask)), 'detections': dets,
+            'timings_ms': result.timings_ms}

@@ -1,0 +1,198 @@
+"""What the benchmark times: runners (zero-argument callables doing one inference on fixed inputs),
+the models they wrap, their FLOPs, and the machine's matmul peak.
+
+Every runner sees the same normalised inputs (``dummy_inputs``) and times the network only (no pre-
+or post-processing), so backends and models compare like for like. Model cost is given in
+multiply-adds (GMACs, the mmseg/mmdet ``get_flops`` unit; element-wise ops not counted); achieved
+GFLOP/s is 2 x GMACs per second, the unit of the matmul peak (2 n^3 per n x n product).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from perception.contract import INPUT_NAMES, SENSORS
+
+Runner = Callable[[], None]
+
+#: OpenMMLab single-task models a user would otherwise run (random weights: speed only).
+SEGFORMER_B0 = 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
+RTMDET_TINY = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
+
+
+def sensor_inputs(shape: Sequence[int], sensors: Sequence[str] = SENSORS, batch: int = 1,
+                  device: str = 'cpu') -> Tuple[torch.Tensor, ...]:
+    from perception.models import dummy_inputs
+    return tuple(t.to(device) for t in dummy_inputs(*shape, batch=batch,
+                                                     mask=[s in sensors for s in SENSORS]))
+
+
+class ExportForward(nn.Module):
+    """``forward_export`` as a tuple-returning forward (for tracers and FLOP counters)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return tuple(self.model.forward_export(*inputs).values())
+
+
+# --- models --------------------------------------------------------------------------------------
+def perception_model(config, tasks: Optional[Sequence[str]] = None) -> nn.Module:
+    """A perception config's model, optionally with only ``tasks`` (same encoders and fusion)."""
+    from perception.deploy.loading import build_model, load_cfg
+    cfg = load_cfg(config)
+    if tasks is not None:
+        cfg = cfg.copy()
+        cfg.model.tasks = tuple(tasks)
+        weighting = cfg.model.get('task_weighting') or {}
+        if weighting.get('weights'):    # weights of disabled tasks are rejected by the model
+            weighting['weights'] = {t: w for t, w in weighting['weights'].items() if t in tasks}
+    model, _, _ = build_model(cfg)
+    return ExportForward(model).eval()
+
+
+class _OpenMMLabTensorForward(nn.Module):
+    """``model(inputs, mode='tensor')`` (network outputs, no NMS), tuple-flattened."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image):
+        out = self.model(image, mode='tensor')
+        flat = []
+        for x in (out if isinstance(out, (tuple, list)) else [out]):
+            flat.extend(x if isinstance(x, (tuple, list)) else [x])
+        return tuple(flat)
+
+
+def openmmlab_model(config: str, num_classes: int) -> nn.Module:
+    """SegFormer-B0 (mmseg) or RTMDet-tiny (mmdet) from the library's own config, random init."""
+    from mmengine.hub import get_config   # resolves 'mmseg::...' / 'mmdet::...' package configs
+    from mmengine.registry import DefaultScope
+    cfg = get_config(config)
+    scope = config.split('::')[0]
+    model_cfg = cfg.model
+    model_cfg.pop('data_preprocessor', None)   # inputs are fed normalised, as for our models
+    if scope == 'mmseg':
+        import mmseg.models  # noqa: F401
+        from mmseg.registry import MODELS
+        model_cfg.decode_head.num_classes = num_classes
+    else:
+        import mmdet.models  # noqa: F401
+        from mmdet.registry import MODELS
+        model_cfg.bbox_head.num_classes = num_classes
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(model_cfg)
+    return _OpenMMLabTensorForward(model).eval()
+
+
+# --- runners -------------------------------------------------------------------------------------
+def torch_runner(module: nn.Module, inputs: Tuple[torch.Tensor, ...], device: str = 'cpu',
+                 half: bool = False) -> Runner:
+    module = module.to(device)
+    if half:
+        module = module.half()
+        inputs = tuple(t.half() if t.is_floating_point() else t for t in inputs)
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+
+    @torch.inference_mode()
+    def run() -> None:
+        module(*inputs)
+        sync()
+    return run
+
+
+def onnxruntime_runner(path: Path, inputs: Tuple[torch.Tensor, ...],
+                       threads: Optional[int] = None) -> Runner:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), sess_options=options,
+                                   providers=['CPUExecutionProvider'])
+    takes = {i.name for i in session.get_inputs()}
+    feed = {n: t.cpu().numpy().astype(np.float32) for n, t in zip(INPUT_NAMES, inputs)
+            if n in takes}
+
+    def run() -> None:
+        session.run(None, feed)
+    return run
+
+
+# --- FLOPs and peak ------------------------------------------------------------------------------
+def count_flops(module: nn.Module, inputs: Tuple[torch.Tensor, ...]) -> float:
+    """Multiply-adds of one forward (PyTorch's FlopCounterMode: one eager run, no tracing; it
+    counts 2 FLOPs per multiply-add of conv/matmul/attention, element-wise ops not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        module(*inputs)
+    return counter.get_total_flops() / 2
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10, device: str = 'cpu',
+                       dtype: torch.dtype = torch.float32) -> float:
+    """Best of ``repeats`` n x n x n products, in GFLOP/s (2 n^3 per product)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    torch.mm(a, b)
+    sync()
+    best = float('inf')
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        sync()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def machine() -> Dict[str, str]:
+    import platform
+
+    import onnxruntime
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {'cpu': cpu, 'torch threads': str(torch.get_num_threads()),
+            'torch': torch.__version__, 'onnxruntime': onnxruntime.__version__,
+            'python': platform.python_version()}
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name(0)
+    return info
+
+
+# --- timing --------------------------------------------------------------------------------------
+def time_runner(run: Runner, runs: int, warmup: int) -> list:
+    """Wall time of each of ``runs`` calls in ms, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def latency_stats(times: Sequence[float], batch: int = 1) -> Dict[str, float]:
+    """median / p90 (nearest rank) / mean / min in ms and frames/s at the median."""
+    import statistics
+    ordered = sorted(times)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    median = statistics.median(ordered)
+    return dict(median_ms=median, p90_ms=p90, mean_ms=statistics.fmean(ordered),
+                min_ms=ordered[0], fps=1e3 * batch / median)

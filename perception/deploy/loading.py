@@ -1,0 +1,129 @@
+"""Config (+ checkpoint) -> model and its ``ModelSpec``: shared by export, the PyTorch backend,
+quantisation and the benchmark, so every one of them sees the same classes, normalisation and size."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+from perception.apis.spec import ModelSpec
+from perception.contract import NORMALIZATION, SENSORS
+
+#: Network size when neither the caller nor the config (``input_size = (H, W)``) gives one.
+DEFAULT_INPUT_SIZE = (256, 320)
+ConfigLike = Union[str, Path, Any]   # path or mmengine.Config
+
+
+def load_cfg(config: ConfigLike):
+    from mmengine.config import Config
+    if isinstance(config, Config):
+        return config
+    from perception.engine.config import load_config
+    return load_config(str(config))
+
+
+def build_model(config: ConfigLike, checkpoint: Optional[str] = None, device: str = 'cpu'):
+    """Build ``cfg.model`` in the perception scope, load weights safely; returns (model, cfg, meta)."""
+    import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
+    from mmengine.registry import DefaultScope
+    from perception.registry import MODELS
+    cfg = load_cfg(config)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'perception')):
+        model = MODELS.build(cfg.model)
+    meta: Dict[str, Any] = {}
+    if checkpoint:
+        from perception.engine.checkpoint import load_checkpoint_file, state_dict_of
+        ckpt = load_checkpoint_file(str(checkpoint))
+        missing, unexpected = model.load_state_dict(state_dict_of(ckpt), strict=False)
+        if missing or unexpected:
+            raise RuntimeError(f'{checkpoint} does not fit {cfg.model.get("type")}: missing keys '
+                               f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
+        meta = dict(ckpt.get('meta') or {})
+    return model.to(device).eval(), cfg, meta
+
+
+def input_size_of(cfg, input_size: Optional[Sequence[int]] = None) -> Tuple[int, int]:
+    size = input_size or cfg.get('input_size') or DEFAULT_INPUT_SIZE
+    h, w = (int(v) for v in size)
+    return h, w
+
+
+def normalization_of(cfg) -> Dict[str, Dict[str, Tuple[float, ...]]]:
+    """The data preprocessor's normalisation (contract defaults for what it does not override)."""
+    norm = {s: dict(NORMALIZATION[s]) for s in SENSORS}
+    pre = cfg.model.get('data_preprocessor') or {}
+    for s, v in (pre.get('normalization') or {}).items():
+        norm[s].update(v)
+    return norm
+
+
+def nms_defaults(cfg) -> Dict[str, Any]:
+    """Detection post-processing settings of the config's det head (``nms=dict(k, score_thr,
+    iou_thr, pre_nms_k)``), under the ModelSpec's names; {} without a det head."""
+    heads = cfg.model.get('heads') or {}
+    nms = (heads.get('det') or {}).get('nms') or {}
+    names = {'k': 'max_det', 'score_thr': 'score_thr', 'iou_thr': 'iou_thr',
+             'pre_nms_k': 'pre_nms_topk'}
+    return {names[k]: v for k, v in nms.items() if k in names}
+
+
+def _metainfo_candidates(model, cfg, meta: Dict[str, Any]):
+    yield meta.get('dataset_meta') or {}
+    yield getattr(model, 'dataset_meta', None) or {}
+    yield cfg.get('metainfo') or {}
+    for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset') or {}
+        yield dataset.get('metainfo') or {}
+    try:  # a dataset type that carries its METAINFO as a class attribute (mmengine convention)
+        from perception.registry import DATASETS
+        for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+            dataset_type = ((cfg.get(loader) or {}).get('dataset') or {}).get('type')
+            if dataset_type:
+                cls = DATASETS.get(dataset_type)
+                yield getattr(cls, 'METAINFO', None) or {}
+    except Exception:  # noqa: BLE001 -- datasets are optional for export
+        return
+
+
+def class_names(model, cfg, meta: Dict[str, Any], num_seg: Optional[int],
+                num_det: Optional[int]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """Class names whose counts match the outputs; generic names when no source has them."""
+    seg, det = None, None
+    for info in _metainfo_candidates(model, cfg, meta):
+        seg_c = info.get('seg_classes') or info.get('classes')
+        det_c = info.get('det_classes')
+        if seg is None and seg_c is not None and num_seg is not None and len(seg_c) == num_seg:
+            seg = tuple(seg_c)
+        if det is None and det_c is not None and num_det is not None and len(det_c) == num_det:
+            det = tuple(det_c)
+    seg = seg or tuple(f'class_{i}' for i in range(num_seg or 0))
+    det = det or tuple(f'object_{i}' for i in range(num_det or 0))
+    return seg, det
+
+
+def probe_output_shapes(model, input_size: Tuple[int, int]) -> Dict[str, tuple]:
+    """Shapes of ``forward_export`` outputs on a zero batch (classes counts, which tasks exist)."""
+    import torch
+    h, w = input_size
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model.forward_export(torch.zeros(1, 3, h, w, device=device),
+                                   torch.zeros(1, 1, h, w, device=device),
+                                   torch.zeros(1, 1, h, w, device=device),
+                                   torch.ones(1, 3, device=device))
+    return {k: tuple(v.shape) for k, v in out.items()}
+
+
+def make_spec(model, cfg, meta: Dict[str, Any], input_size: Tuple[int, int], *,
+              nms: str = 'host', outputs: Sequence[str] = (), source: str = '',
+              **options) -> ModelSpec:
+    shapes = probe_output_shapes(model, input_size)
+    num_seg = shapes['seg_logits'][1] if 'seg_logits' in shapes else None
+    num_det = shapes['det_scores'][2] if 'det_scores' in shapes else None
+    seg, det = class_names(model, cfg, meta, num_seg, num_det)
+    if num_det is None:
+        nms = 'none'
+    settings = nms_defaults(cfg)
+    settings.update({k: v for k, v in options.items() if v is not None})
+    return ModelSpec(input_size=input_size, seg_classes=seg, det_classes=det,
+                     normalization=normalization_of(cfg), nms=nms, outputs=tuple(outputs),
+                     source=source, **settings)

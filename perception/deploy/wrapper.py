@@ -1,0 +1,82 @@
+"""``ExportWrapper``: the model's export contract plus the graph-side output stage, as one nn.Module.
+
+What it adds to ``model.forward_export`` (normalised inputs -> seg_logits, det_boxes (B, N, 4),
+det_scores (B, N, C) sigmoid, depth_pred):
+
+* absent sensors are re-zeroed from ``modality_mask`` in the graph, so a caller that forgets to zero
+  them still gets the trained behaviour (and exporters keep the mask input even if the model ignores it);
+* segmentation labels by argmax (int32: TensorRT 8.x has no int64 outputs), logits optional;
+* detection: the top ``pre_nms_topk`` (box, class) pairs over all prior points and classes, as fixed-size
+  ``det_boxes`` (B, K0, 4), ``det_scores`` (B, K0), ``det_labels`` (B, K0) int32. This is the ``--nms
+  host`` graph; the in-graph NMS variants (ONNX NonMaxSuppression, TensorRT EfficientNMS_TRT) are
+  appended to exactly this graph (perception.deploy.nms_graph), so every mode shares one export.
+
+The PyTorch backend of the Predictor runs this same module, so all backends share one post-processing.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import torch
+from torch import Tensor, nn
+
+SEG_OUTPUTS = ('labels', 'logits', 'both')
+
+
+class ExportWrapper(nn.Module):
+
+    def __init__(self, model: nn.Module, pre_nms_topk: int = 1000, seg_output: str = 'labels'):
+        super().__init__()
+        if not hasattr(model, 'forward_export'):
+            raise TypeError(f'{type(model).__name__} has no forward_export(rgb, thermal, depth, '
+                            'modality_mask): not an exportable perception model')
+        if seg_output not in SEG_OUTPUTS:
+            raise ValueError(f'seg_output must be one of {SEG_OUTPUTS}, got {seg_output!r}')
+        self.model = model
+        self.pre_nms_topk = int(pre_nms_topk)
+        self.seg_output = seg_output
+        self.output_names: List[str] = []
+
+    def forward(self, rgb: Tensor, thermal: Tensor, depth: Tensor,
+                modality_mask: Tensor) -> Tuple[Tensor, ...]:
+        mask = modality_mask.to(rgb.dtype)
+        rgb = rgb * mask[:, 0].view(-1, 1, 1, 1)
+        thermal = thermal * mask[:, 1].view(-1, 1, 1, 1)
+        depth = depth * mask[:, 2].view(-1, 1, 1, 1)
+        raw = self.model.forward_export(rgb, thermal, depth, modality_mask)
+        outputs: Dict[str, Tensor] = {}
+        if 'seg_logits' in raw:
+            if self.seg_output in ('logits', 'both'):
+                outputs['seg_logits'] = raw['seg_logits']
+            if self.seg_output in ('labels', 'both'):
+                outputs['seg_labels'] = raw['seg_logits'].argmax(1).to(torch.int32)
+        if 'det_scores' in raw:
+            outputs.update(self.top_candidates(raw['det_boxes'], raw['det_scores']))
+        if 'depth_pred' in raw:
+            outputs['depth_pred'] = raw['depth_pred']
+        if not outputs:
+            raise ValueError(f'forward_export returned none of seg_logits/det_scores/depth_pred '
+                             f'(keys: {sorted(raw)})')
+        self.output_names = list(outputs)
+        return tuple(outputs.values())
+
+    def top_candidates(self, boxes: Tensor, scores: Tensor) -> Dict[str, Tensor]:
+        """Top-K (box, class) pairs by score: (B, K0, 4), (B, K0), (B, K0) int32, sorted."""
+        num_classes = scores.shape[2]
+        flat = scores.flatten(1)
+        k = min(self.pre_nms_topk, flat.shape[1])   # static: shapes are fixed at export
+        top_scores, top_idx = flat.topk(k, dim=1)
+        box_idx = torch.div(top_idx, num_classes, rounding_mode='floor')
+        labels = top_idx - box_idx * num_classes
+        top_boxes = boxes.gather(1, box_idx.unsqueeze(-1).expand(-1, -1, 4))
+        return {'det_boxes': top_boxes, 'det_scores': top_scores,
+                'det_labels': labels.to(torch.int32)}
+
+    @torch.no_grad()
+    def run_numpy(self, inputs: Dict) -> Dict:
+        """numpy in, numpy out (the PyTorch backend and the parity reference)."""
+        device = next(self.parameters()).device
+        args = [torch.from_numpy(inputs[n]).to(device) for n in
+                ('rgb', 'thermal', 'depth', 'modality_mask')]
+        values = self(*args)
+        return {n: v.detach().cpu().numpy() for n, v in zip(self.output_names, values)}

@@ -1,0 +1,46 @@
+"""Benchmark plumbing (the numbers themselves come from `perception benchmark --suite`, not tests)."""
+import pytest
+
+from perception.commands.benchmark import Spec, benchmark
+from perception.deploy import bench_runners as br
+from perception.deploy.bench_suite import Row, SuiteOptions, SuiteResult, to_markdown
+
+from deploy_helpers import NANO_CONFIG, TINY_SIZE
+
+
+def test_onnxruntime_backend_times_an_exported_graph(tiny_exports):
+    spec = Spec(str(NANO_CONFIG), shape=TINY_SIZE, sensors=('rgb', 'depth'),
+                onnx=str(tiny_exports['host'].path))
+    stats = benchmark('onnxruntime', spec, runs=3, warmup=1)
+    assert stats.runs == 3 and stats.p90_ms >= stats.median_ms >= stats.min_ms > 0
+    assert stats.fps == pytest.approx(1e3 / stats.median_ms)
+    with pytest.raises(ValueError, match='--onnx'):
+        benchmark('onnxruntime', Spec(str(NANO_CONFIG)), runs=1, warmup=0)
+
+
+def test_flops_and_peak(tiny_model):
+    macs = br.count_flops(br.ExportForward(tiny_model), br.sensor_inputs(TINY_SIZE))
+    # stem: 3x3 conv 5->8 at H/2 x W/2 alone is 5*8*9 MACs per output pixel
+    assert macs > 5 * 8 * 9 * (TINY_SIZE[0] // 2) * (TINY_SIZE[1] // 2)
+    assert br.matmul_peak_gflops(n=128, repeats=2) > 0
+
+
+def test_latency_stats_nearest_rank():
+    s = br.latency_stats([float(v) for v in range(1, 11)])
+    assert s['median_ms'] == 5.5 and s['p90_ms'] == 9.0 and s['min_ms'] == 1.0
+
+
+def test_markdown_report_has_every_section_and_the_command():
+    stats = dict(median_ms=50.0, p90_ms=60.0, mean_ms=52.0, min_ms=45.0, fps=20.0)
+    rows = [Row('backends', 'nano', (256, 320), 'pytorch eager', ('rgb', 'thermal', 'depth'),
+                stats, gmacs=0.5),
+            Row('subsets', 'nano', (256, 320), 'onnxruntime fp32', ('rgb', ), stats, gmacs=0.5),
+            Row('models', 'nano seg only', (256, 320), 'pytorch eager', ('rgb', ), stats, 0.4),
+            Row('models', 'nano det only', (256, 320), 'pytorch eager', ('rgb', ), stats, 0.3)]
+    result = SuiteResult(rows, {'cpu fp32': 100.0}, {'cpu': 'test'}, seconds=60)
+    md = to_markdown(result, 'perception benchmark X --suite', SuiteOptions('X'))
+    assert 'perception benchmark X --suite' in md
+    for title in ('## Backends', '## Sensor subsets', '## One multi-task model', '## CUDA'):
+        assert title in md
+    assert '| 0.50 | 20.0 | 20 % |' in md            # 2 x 0.5 GMAC / 50 ms = 20 GFLOP/s
+    assert 'Three single-task models in sequence: 100.0 ms' in md

@@ -1,0 +1,60 @@
+"""``perception infer``: files and folders per sensor, pairing by stem, overlays and JSON written."""
+import argparse
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from perception.commands import infer
+
+
+def run_infer(**kwargs) -> int:
+    parser = argparse.ArgumentParser()
+    infer.add_arguments(parser)
+    argv = []
+    for key, value in kwargs.items():
+        argv += ['--' + key.replace('_', '-'), str(value)]
+    return infer.run(parser.parse_args(argv))
+
+
+def test_mfnet_file_rgb_and_thermal_from_one_png(nano_export, real_root, tmp_path):
+    png = real_root / 'mfnet_rgbt' / '01234N.png'
+    assert run_infer(model=nano_export['onnx'], rgb=png, rgb_encoding='mfnet_rgb', thermal=png,
+                     thermal_encoding='mfnet_rgba', out=tmp_path) == 0
+    overlay = cv2.imread(str(tmp_path / '01234N_overlay.png'))
+    assert overlay.shape == (480, 640, 3)           # the frame's size, not the network's
+    assert cv2.imread(str(tmp_path / '01234N_depth.png')).shape == (480, 640, 3)
+    seg = cv2.imread(str(tmp_path / '01234N_seg.png'), cv2.IMREAD_UNCHANGED)
+    assert seg.shape == (480, 640) and seg.max() < 8
+    summary = json.loads((tmp_path / '01234N.json').read_text())
+    assert summary['sensors'] == {'rgb': True, 'thermal': True, 'depth': False}
+    for det in summary['detections']:
+        x1, y1, x2, y2 = det['box_xyxy']
+        assert 0 <= x1 <= x2 <= 640 and 0 <= y1 <= y2 <= 480 and det['class']
+
+
+def test_folders_pair_by_stem_and_depth_alone(nano_export, real_root, tmp_path):
+    vi, ir = real_root / 'msrs_roadscene' / 'MSRS' / 'vi', real_root / 'msrs_roadscene' / 'MSRS' / 'ir'
+    pairs = infer.pair_inputs({'rgb': str(vi), 'thermal': str(ir)})
+    assert len(pairs) == 20 and all(set(files) == {'rgb', 'thermal'} for _, files in pairs)
+    assert all(files['rgb'].stem == files['thermal'].stem == stem for stem, files in pairs)
+    depth = real_root / 'nyu_demo' / 'rawdepth.png'
+    assert run_infer(model=nano_export['onnx'], depth=depth, depth_encoding='uint16_mm',
+                     out=tmp_path) == 0
+    summary = json.loads((tmp_path / 'rawdepth.json').read_text())
+    assert summary['sensors'] == {'rgb': False, 'thermal': False, 'depth': True}
+
+
+def test_pairing_reports_missing_files(tmp_path):
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    a.mkdir()
+    b.mkdir()
+    for d, names in ((a, ('1', '2')), (b, ('2', '3'))):
+        for n in names:
+            cv2.imwrite(str(d / f'{n}.png'), np.zeros((4, 4), np.uint8))
+    pairs = dict(infer.pair_inputs({'rgb': str(a), 'thermal': str(b)}))
+    assert set(pairs) == {'1', '2', '3'}
+    assert set(pairs['1']) == {'rgb'} and set(pairs['2']) == {'rgb', 'thermal'}
+    with pytest.raises(FileNotFoundError, match='--depth'):
+        infer.pair_inputs({'depth': str(tmp_path / 'missing')})

@@ -1,0 +1,62 @@
+"""INT8: a Q/DQ graph (symmetric, TensorRT-consumable) that onnxruntime runs, and its accuracy report."""
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from perception.apis.predictor import Predictor
+from perception.deploy.frames import synthetic_frames
+from perception.deploy.quantize import calibration_inputs, count_qdq, quantize_graph
+from perception.deploy.trt_compat import check_model
+
+from deploy_helpers import NANO_SIZE
+
+
+def test_int8_graph_has_symmetric_qdq_and_runs(nano_export):
+    model = onnx.load(str(nano_export['int8']))
+    counts = count_qdq(model)
+    assert counts['QuantizeLinear'] > 10 and counts['DequantizeLinear'] > counts['QuantizeLinear']
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type in ('QuantizeLinear', 'DequantizeLinear') and len(node.input) > 2:
+            zp = inits[node.input[2]]
+            assert zp.dtype == np.int8 and not zp.any()    # TensorRT needs zero point 0
+    quantized_convs = {n.output[0] for n in model.graph.node if n.op_type == 'DequantizeLinear'}
+    conv_inputs = [i for n in model.graph.node if n.op_type == 'Conv' for i in n.input[:2]]
+    assert sum(i in quantized_convs for i in conv_inputs) > 10
+    p = Predictor(nano_export['int8'])
+    assert p.spec.precision == 'int8' and p.spec.nms == 'onnx'
+    frame = synthetic_frames(1, NANO_SIZE, seed=2)[0]
+    r = p(**frame.sensors())
+    assert r.seg_labels.shape == NANO_SIZE and np.isfinite(r.depth).all()
+    for v in check_model(model).versions:   # zero points and Q/DQ are what TensorRT accepts
+        assert not [f for f in v.errors if f.op in ('QuantizeLinear', 'DequantizeLinear')]
+
+
+def test_int8_accuracy_is_reported(nano_export):
+    int8 = nano_export['report']['int8']
+    acc = int8['accuracy']
+    assert acc['fp32']['frames'] == acc['int8']['frames'] == 4
+    for key in ('mIoU', 'mAP', 'AbsRel', 'delta1'):
+        assert key in acc['delta']
+        assert acc['delta'][key] == pytest.approx(acc['int8'][key] - acc['fp32'][key])
+    assert 'nano_random.pth' in acc['note']
+    assert int8['calibration']['frames'] == 8
+
+
+def test_quantize_refuses_without_calibration(tiny_exports, tiny_spec):
+    host = tiny_exports['host']
+    with pytest.raises(ValueError, match='calibration'):
+        quantize_graph(host.host_model, [])
+    calib = calibration_inputs(host.host_spec, synthetic_frames(2, tiny_spec.input_size))
+    quantized = quantize_graph(host.host_model, calib, method='entropy')
+    assert count_qdq(quantized)['QuantizeLinear'] > 0
+
+
+def test_calibration_inputs_saved_for_implicit_trt_calibration(nano_export):
+    """``--save-calib-npz``: the .npz files build_trt_engine.py --calib-data reads."""
+    files = sorted(nano_export['calib'].glob('*.npz'))
+    assert len(files) == 8 == nano_export['report']['calib_npz']['frames']
+    with np.load(files[0]) as data:
+        assert data['rgb'].shape == (1, 3, *NANO_SIZE) and data['modality_mask'].shape == (1, 3)
+        assert data['depth'].dtype == np.float32
