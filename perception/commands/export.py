@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--parity-synthetic', type=int, default=2,
                         help='synthetic frames in the parity run (real samples always run)')
     parser.add_argument('--trt-versions', nargs='+', default=['8.5', '8.6', '10.3'],
-                        help='TensorRT op tables to check against (export/trt_op_support)')
+                        help='TensorRT op tables to check against (perception/deploy/trt_op_support)')
     parser.add_argument('--trt-strict', action='store_true',
                         help='fail (exit 3) when a listed TensorRT version cannot take the graph')
     parser.add_argument('--int8', action='store_true', help='also write FILE.int8.onnx (Q/DQ)')

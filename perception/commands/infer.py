@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     from perception.apis.overlay import base_image, depth_colormap, draw_result
     from perception.apis.predictor import Predictor
-    from perception.datasets.encodings import decode_file
+    from perception.sensors.encodings import decode_file
     given = {s: getattr(args, s) for s in SENSORS if getattr(args, s)}
     if not given:
         raise SystemExit('give at least one of --rgb, --thermal, --depth')

@@ -4,7 +4,7 @@ import importlib.util
 
 from .base import (MultiSensorDataset, box_annotation, default_palette, index_folder,  # noqa: F401
                    sample_info, source)
-from .encodings import (ENCODINGS, Encoding, decode_file, get_encoding,  # noqa: F401
+from ..sensors.encodings import (ENCODINGS, Encoding, decode_file, get_encoding,  # noqa: F401
                         register_encoding, writable_encodings)
 from .generic import GenericMultiSensorDataset  # noqa: F401
 from .layout import LayoutSpec  # noqa: F401

@@ -15,7 +15,7 @@ from mmengine.registry import DefaultScope
 
 from perception.contract import SENSORS, SensorError
 
-from .encodings import IMAGE_SUFFIXES
+from ..sensors.encodings import IMAGE_SUFFIXES
 from .loading import TARGET_MODALITIES, decode_sample
 
 

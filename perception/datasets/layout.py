@@ -14,7 +14,7 @@ import yaml
 
 from perception.contract import SENSORS, SensorError
 
-from .encodings import get_encoding
+from ..sensors.encodings import get_encoding
 
 META_FILE = 'dataset.yaml'
 SEG_ENCODING = 'label_u8'
@@ -134,7 +134,7 @@ def _dir_spec(entry, sensor: str, modality: str, fld: str, path: str, fail) -> D
     if not isinstance(entry, Mapping) or not isinstance(entry.get('dir'), str):
         raise fail(fld, '{dir: <folder>, encoding: <name>}', entry)
     if not isinstance(entry.get('encoding'), str):
-        raise fail(f'{fld}.encoding', 'an encoding name (perception.datasets.encodings)',
+        raise fail(f'{fld}.encoding', 'an encoding name (perception.sensors.encodings)',
                    entry.get('encoding'))
     get_encoding(entry['encoding'], sensor, modality, path)   # unknown / wrong modality raise
     return DirSpec(entry['dir'], entry['encoding'])

@@ -22,7 +22,7 @@ from mmcv.transforms import BaseTransform
 from perception.contract import SENSORS, SensorError
 from perception.registry import TRANSFORMS
 
-from .encodings import get_encoding
+from ..sensors.encodings import get_encoding
 
 #: Target key -> modality of its encoding.
 TARGET_MODALITIES = {'gt_sem_seg': 'label', 'gt_depth': 'depth'}

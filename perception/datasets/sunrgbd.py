@@ -23,7 +23,7 @@ from perception.contract import SensorError
 from perception.registry import DATASETS
 
 from .base import MultiSensorDataset, box_annotation, index_folder, sample_info, source
-from .encodings import Encoding, Site, register_encoding
+from ..sensors.encodings import Encoding, Site, register_encoding
 
 #: The 10 classes of the SUN RGB-D detection benchmark (mmdet3d SUNRGBDDataset); objects of
 #: other classes (lamp, ottoman, ...) are not loaded unless ``det_classes`` lists them.

@@ -23,7 +23,7 @@ import numpy as np
 from perception.contract import SENSORS, SensorError
 
 from .coco_boxes import coco_annotations, coco_categories, coco_image_entry
-from .encodings import get_encoding
+from ..sensors.encodings import get_encoding
 from .layout import DEFAULT_ENCODINGS, META_FILE, SEG_ENCODING, DirSpec, LayoutSpec
 from .loading import TARGET_MODALITIES
 

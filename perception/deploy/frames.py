@@ -44,7 +44,7 @@ class Frame:
 
 def real_frames(root: Optional[Path] = None) -> List[Frame]:
     """The real parity samples found under ``root`` (``PERCEPTION_REAL_DATA``); [] when absent."""
-    from perception.datasets.encodings import decode_file
+    from perception.sensors.encodings import decode_file
     from perception.paths import real_data_root
     root = Path(root) if root is not None else real_data_root()
     frames = []

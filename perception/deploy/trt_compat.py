@@ -1,6 +1,6 @@
 """Can the target's TensorRT take this ONNX graph? A CPU-side check against written-down op tables.
 
-The tables (``export/trt_op_support/trt_<version>.yaml``) list, per TensorRT version on current JetPack
+The tables (``perception/deploy/trt_op_support/trt_<version>.yaml``, shipped with the package) list, per TensorRT version on current JetPack
 releases, the supported and unsupported ONNX ops, their restrictions, the highest opset, INT64 handling
 and the plugins of ``libnvinfer_plugin`` -- each with its source. This module lists the graph's ops
 (onnx-graphsurgeon view, so constant inputs are visible) and reports per version:
@@ -26,9 +26,8 @@ import onnx
 import onnx_graphsurgeon as gs
 import yaml
 
-from perception.paths import REPO_ROOT
 
-TABLE_DIR = REPO_ROOT / 'export' / 'trt_op_support'
+TABLE_DIR = Path(__file__).resolve().parent / 'trt_op_support'
 DEFAULT_VERSIONS: Tuple[str, ...] = ('8.5', '8.6', '10.3')
 TOPK_MAX = 3840
 DATA_DEPENDENT = ('NonZero', 'NonMaxSuppression', 'Unique')

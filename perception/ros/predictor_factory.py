@@ -39,16 +39,10 @@ def build_predictor(model_path: str, backend: str = 'onnxruntime',
     except ImportError as err:
         raise ImportError(f'perception.Predictor is not importable ({err}); install the deployment '
                           'extra (pip install perception[deploy]) on this machine') from err
-    kwargs: Dict[str, Any] = {'backend': backend, **options}
-    accepted = _accepted_kwargs(Predictor)
-    for name, value in (('score_thr', score_threshold), ('nms_thr', nms_threshold)):
-        if value is None:
-            continue
-        if accepted is None or name in accepted:
-            kwargs[name] = value
-        else:
-            log.warning(f'perception.Predictor takes no {name!r}; the node applies score_threshold '
-                        'to published detections itself, NMS stays as exported')
+    # backend 'auto' (or empty) lets the Predictor pick it from the file suffix; a named backend
+    # must match the file (the Predictor says so clearly otherwise).
+    kwargs: Dict[str, Any] = {'backend': backend or 'auto', 'score_thr': score_threshold,
+                              'iou_thr': nms_threshold, **options}
     log.info(f'loading predictor: {model_path} (backend {backend})')
     return Predictor(model_path, **kwargs)
 
@@ -70,13 +64,3 @@ def load_custom_predictor(spec: str) -> PredictorFn:
 def _takes_sensors(fn: Any) -> bool:
     params = inspect.signature(fn).parameters
     return {'rgb', 'thermal', 'depth'} <= set(params)
-
-
-def _accepted_kwargs(cls: Any) -> Optional[set]:
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from perception.contract import SensorError
-from perception.datasets.encodings import (ENCODINGS, decode_file, get_encoding,
+from perception.sensors.encodings import (ENCODINGS, decode_file, get_encoding,
                                            writable_encodings)
 
 RNG = np.random.default_rng(0)

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from perception.datasets.encodings import get_encoding
+from perception.sensors.encodings import get_encoding
 from perception.datasets.synthetic import SPLIT_KEYS, generate_sample, sample_seed
 
 SIZE = (96, 128)

@@ -3,8 +3,9 @@
 dataset_type = 'SyntheticRGBTDDataset'
 img_size = (256, 320)                  # (H, W) of the generated frames
 crop_size = (img_size[1], img_size[0])  # transforms take (W, H), as in mmcv/mmdet
-# Conditions without simulated sensor dropout, for evaluating explicit sensor subsets.
-eval_conditions = ['day', 'night', 'glare', 'fog', 'crossover', 'camouflage', 'depth_holes']
+# Conditions without simulated sensor dropout: `perception test --modality-subsets` evaluates the 7
+# sensor subsets on these (a frame whose only kept sensor failed cannot be evaluated).
+subset_eval_conditions = ['day', 'night', 'glare', 'fog', 'crossover', 'camouflage', 'depth_holes']
 
 train_pipeline = [
     dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 1.5), keep_ratio=True),

@@ -18,7 +18,7 @@ import numpy as np
 
 from perception.contract import SENSORS
 
-from ..encodings import get_encoding
+from ...sensors.encodings import get_encoding
 from .classes import det_label
 from .conditions import Condition, condition_weights, get_condition
 from .layout import MAX_THING_DEPTH, sample_scene
