@@ -4,9 +4,8 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 READY   := $(VENV)/.perception-ready
-# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k fusion"`; SLOW=1 also runs @slow tests.
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k fusion"`.
 PYTEST_ARGS ?=
-SLOW ?= 0
 
 .PHONY: setup demo test clean-venv
 
@@ -20,7 +19,7 @@ demo: $(READY)
 	$(PY) -m perception.cli demo
 
 test: $(READY)
-	PERCEPTION_RUN_SLOW=$(SLOW) $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -72,9 +72,12 @@ def _baselines(cfg, num_train: int = 200) -> Dict[str, float]:
 def _overlays(cfg, checkpoint: str, out_dir: str, num_synth: int, real: bool,
               score_thr: float) -> List[str]:
     from perception.apis import Predictor
+    from perception.datasets.real_catalog import build_real_dataset
+    from perception.paths import real_data_root
     from perception.registry import DATASETS
-    from perception.visualization.panels import result_panel, save_rgb
+    from perception.visualization.panels import result_panel, save_rgb, stack_rows
     os.makedirs(out_dir, exist_ok=True)
+    summary = []  # a few rows for one overview picture
     predictor = Predictor.from_config(cfg, checkpoint, score_thr=score_thr)
     written = []
     test = DATASETS.build({**cfg.test_dataloader.dataset, 'pipeline': []})
@@ -82,17 +85,15 @@ def _overlays(cfg, checkpoint: str, out_dir: str, num_synth: int, real: bool,
         s = test.load_sample(i)
         res = predictor(rgb=s['rgb'], thermal=s['thermal'], depth=s['depth'])
         path = osp.join(out_dir, f"synthetic_{i:02d}_{s.get('condition', '')}.png")
-        save_rgb(path, result_panel(res, s['rgb'], s['thermal'], s['depth'],
-                                    title=s.get('condition', '')))
+        panel = result_panel(res, s['rgb'], s['thermal'], s['depth'], title=s.get('condition', ''))
+        save_rgb(path, panel)
         written.append(path)
-    if not real:
-        return written
-    from perception.datasets.real_catalog import build_real_dataset
-    from perception.paths import real_data_root
-    if not real_data_root().is_dir():
+        if i < 3:
+            summary.append(panel)
+    if real and not real_data_root().is_dir():
         print(f'real samples not found at {real_data_root()} (PERCEPTION_REAL_DATA): skipped')
-        return written
-    for source, indices in REAL_FRAMES:
+        real = False
+    for source, indices in (REAL_FRAMES if real else ()):
         ds = build_real_dataset(source)
         for i in indices:
             if i >= len(ds):
@@ -100,8 +101,15 @@ def _overlays(cfg, checkpoint: str, out_dir: str, num_synth: int, real: bool,
             s = ds.load_sample(i)
             res = predictor(rgb=s['rgb'], thermal=s['thermal'], depth=s['depth'])
             path = osp.join(out_dir, f"real_{source}_{s['img_id']}.png")
-            save_rgb(path, result_panel(res, s['rgb'], s['thermal'], s['depth'], title=source))
+            panel = result_panel(res, s['rgb'], s['thermal'], s['depth'], title=source)
+            save_rgb(path, panel)
             written.append(path)
+            if i == indices[0] and source in ('msrs', 'nyu_demo'):
+                summary.append(panel)
+    if summary:
+        path = osp.join(out_dir, 'summary.png')
+        save_rgb(path, stack_rows(summary))
+        written.append(path)
     return written
 
 

@@ -51,3 +51,10 @@ def result_panel(result: PerceptionResult, rgb: Optional[np.ndarray] = None,
 def save_rgb(path: str, img: np.ndarray) -> None:
     if not cv2.imwrite(str(path), np.ascontiguousarray(img[:, :, ::-1])):
         raise OSError(f'could not write {path}')
+
+
+def stack_rows(images: Sequence[np.ndarray], width: int = 1600) -> np.ndarray:
+    """Rows of different sizes resized to one width and stacked (the demo's summary picture)."""
+    rows = [cv2.resize(img, (width, max(1, round(img.shape[0] * width / img.shape[1]))),
+                       interpolation=cv2.INTER_AREA) for img in images]
+    return np.concatenate(rows, axis=0)
