@@ -7,6 +7,8 @@ a resized frame into the pipeline).
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
@@ -43,9 +45,9 @@ class SensorTransform(BaseTransform):
             raise ValueError(f'prob must be in [0, 1], got {prob}')
         self.prob = float(prob)
 
+    @abstractmethod
     def apply(self, array: np.ndarray) -> np.ndarray:
         """Return the changed array (same dtype and shape); random draws from numpy's global RNG."""
-        raise NotImplementedError
 
     def transform(self, results: Dict[str, Any]) -> Dict[str, Any]:
         array = results.get(self.sensor)

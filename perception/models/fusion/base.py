@@ -8,6 +8,8 @@ model passes the ones its decoder reads: a detection-only model skips stride 4);
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
@@ -40,5 +42,6 @@ class BaseFusion(BaseModule):
         if not self.levels or not set(self.levels) <= set(range(len(channels))):
             raise ValueError(f'fusion: levels {levels} outside 0..{len(channels) - 1}')
 
+    @abstractmethod
     def forward(self, feats: Mapping[str, Sequence[Tensor]], mask: Tensor) -> FusionOutput:
-        raise NotImplementedError
+        """Fuse the per-sensor pyramids; ``mask`` (B, M) says which sensors are present."""

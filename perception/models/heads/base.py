@@ -10,6 +10,8 @@ and adds what the multi-task model needs on top of it:
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import torch.nn.functional as F
@@ -28,18 +30,22 @@ class TaskHead(BaseModule):
         building the decoder, which must produce them. Dense heads read stride 4."""
         return (0, )
 
+    @abstractmethod
     def forward(self, feats: List[Tensor]):
-        raise NotImplementedError
+        """Raw head outputs from the task's decoder features."""
 
+    @abstractmethod
     def export(self, raw, input_hw: Tuple[int, int]) -> Dict[str, Tensor]:
-        raise NotImplementedError
+        """Named, static-shape export outputs at the input resolution."""
 
+    @abstractmethod
     def loss(self, raw, samples: Sequence[MultiTaskDataSample],
              keep: Sequence[int]) -> Dict[str, Tensor]:
-        raise NotImplementedError
+        """Losses over the samples that carry this task's target."""
 
+    @abstractmethod
     def predict(self, outs: Dict[str, Tensor], samples: Sequence[MultiTaskDataSample]) -> None:
-        raise NotImplementedError
+        """Write this task's predictions into the data samples."""
 
 
 def connected_zero(tensors) -> Tensor:
