@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from perception.contract import INPUT_NAMES, SENSORS
+from perception.models.builder import ExportForward
 
 Runner = Callable[[], None]
 
@@ -30,17 +31,6 @@ def sensor_inputs(shape: Sequence[int], sensors: Sequence[str] = SENSORS, batch:
     from perception.models import dummy_inputs
     return tuple(t.to(device) for t in dummy_inputs(*shape, batch=batch,
                                                      mask=[s in sensors for s in SENSORS]))
-
-
-class ExportForward(nn.Module):
-    """``forward_export`` as a tuple-returning forward (for tracers and FLOP counters)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *inputs):
-        return tuple(self.model.forward_export(*inputs).values())
 
 
 # --- models --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Importing this package registers every part in the ``perception`` registry scope
 import mmdet.models  # noqa: F401  (registers mmdet heads, assigners, coders, losses)
 import mmseg.models  # noqa: F401  (registers mmseg backbones, decode heads, losses)
 
-from .builder import build_model, build_module, dummy_inputs
+from .builder import ExportForward, build_model, build_module, dummy_inputs
 from .data_preprocessor import MultiSensorDataPreprocessor
 from .decoders import PlainDecoder, TaskExpertDecoder
 from .encoders import LiteNet, MultiSensorEncoder
@@ -21,7 +21,8 @@ from .perceptor import MultiTaskPerceptor
 from .postprocess import topk_nms
 
 __all__ = [
-    'build_model', 'build_module', 'dummy_inputs', 'MultiSensorDataPreprocessor', 'PlainDecoder',
+    'ExportForward', 'build_model', 'build_module', 'dummy_inputs', 'MultiSensorDataPreprocessor',
+    'PlainDecoder',
     'TaskExpertDecoder', 'LiteNet', 'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
     'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
     'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',

@@ -54,3 +54,15 @@ def dummy_inputs(height: int, width: int, batch: int = 1,
 
 def export_inputs_dict(args: Sequence[Tensor]) -> dict:
     return dict(zip((*SENSORS, 'modality_mask'), args))
+
+
+class ExportForward(nn.Module):
+    """``forward_export`` as a tuple-returning ``forward``: tracers and FLOP counters want tensors,
+    not a dict (used by tools/analysis/get_flops.py and the benchmark)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return tuple(self.model.forward_export(*inputs).values())

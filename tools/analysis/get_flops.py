@@ -17,22 +17,10 @@ from typing import Dict, Sequence
 
 import torch
 from mmengine.config import DictAction
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
 from perception.contract import SENSORS  # noqa: E402
-
-
-class ExportForward(nn.Module):
-    """``forward_export`` as a tuple-returning forward (the tracer wants tensors, not a dict)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *inputs):
-        return tuple(self.model.forward_export(*inputs).values())
 
 
 def complexity(config: str, shape: Sequence[int], cfg_options: Dict = None,
@@ -40,7 +28,7 @@ def complexity(config: str, shape: Sequence[int], cfg_options: Dict = None,
     from mmengine.analysis import get_model_complexity_info
     from mmengine.logging import MMLogger
 
-    from perception.models import build_model, dummy_inputs
+    from perception.models import ExportForward, build_model, dummy_inputs
     from perception.models.builder import load_config
 
     model = build_model(load_config(config, cfg_options)).eval()
