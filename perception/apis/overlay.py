@@ -8,28 +8,8 @@ import cv2
 import numpy as np
 
 from perception.contract import IGNORE_INDEX
+from perception.drawing import base_image, palette  # noqa: F401  (base_image re-exported)
 from perception.results import PerceptionResult
-
-
-def palette(num: int) -> np.ndarray:
-    """(num, 3) uint8 RGB colours with well separated hues (golden-ratio steps), stable across runs."""
-    hue = ((np.arange(num) * 0.618033988749895) % 1.0 * 179).astype(np.uint8)
-    sat = np.where(np.arange(num) % 2 == 0, 220, 150).astype(np.uint8)
-    hsv = np.stack([hue, sat, np.full(num, 240, np.uint8)], axis=1)[None]
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0]
-
-
-def base_image(rgb: Optional[np.ndarray], thermal: Optional[np.ndarray],
-               depth: Optional[np.ndarray], shape) -> np.ndarray:
-    """The background to draw on: RGB, else thermal as grey, else depth as grey, else black."""
-    if rgb is not None:
-        return rgb.copy()
-    if thermal is not None:
-        return np.repeat(np.clip(thermal * 255, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    if depth is not None and np.any(depth > 0):
-        grey = np.clip(depth / float(depth.max()) * 255, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    return np.zeros((*shape, 3), np.uint8)
 
 
 def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45) -> np.ndarray:

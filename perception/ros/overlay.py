@@ -9,37 +9,13 @@ from typing import Mapping, Optional
 import numpy as np
 
 from perception.contract import IGNORE_INDEX
-
-
-def palette(num_colors: int) -> np.ndarray:
-    """(N, 3) uint8 colours, well separated hues (golden-ratio steps), same for every run."""
-    hue = (np.arange(num_colors) * 0.618033988749895) % 1.0
-    sat = np.where(np.arange(num_colors) % 2 == 0, 0.85, 0.6)
-    val = np.full(num_colors, 0.95)
-    # HSV -> RGB, vectorised
-    i = np.floor(hue * 6).astype(int) % 6
-    f = hue * 6 - np.floor(hue * 6)
-    p, q, t = val * (1 - sat), val * (1 - f * sat), val * (1 - (1 - f) * sat)
-    table = np.stack([np.choose(i, [val, q, p, p, t, val]),
-                      np.choose(i, [t, val, val, q, p, p]),
-                      np.choose(i, [p, p, t, val, val, q])], axis=1)
-    return np.rint(table * 255).astype(np.uint8)
+from perception.drawing import base_image as _base_image
+from perception.drawing import palette
 
 
 def base_image(inputs: Mapping[str, Optional[np.ndarray]], shape: tuple) -> np.ndarray:
-    """RGB uint8 background: the RGB frame, else thermal as grey, else depth scaled to grey, else black."""
-    rgb = inputs.get('rgb')
-    if rgb is not None:
-        return rgb.copy()
-    thermal = inputs.get('thermal')
-    if thermal is not None:
-        grey = np.clip(thermal * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    depth = inputs.get('depth')
-    if depth is not None and np.any(depth > 0):
-        grey = np.clip(depth / float(depth.max()) * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    return np.zeros(tuple(shape[:2]) + (3, ), np.uint8)
+    """RGB uint8 background from the node's decoded sensors (see perception.drawing.base_image)."""
+    return _base_image(inputs.get('rgb'), inputs.get('thermal'), inputs.get('depth'), shape)
 
 
 def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Optional[np.ndarray],
