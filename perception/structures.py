@@ -10,7 +10,8 @@ Fields (each optional -- a sample may lack any target):
   pred_instances InstanceData(bboxes, scores, labels)
   pred_depth    PixelData(data=FloatTensor(1, H, W))     metres
 Metainfo keys used across the package: ``sample_idx``, ``img_id``, ``ori_shape``, ``img_shape``,
-``scale_factor``, ``flip``, ``modality_mask`` (tuple of bools in SENSORS order), ``condition``
+``scale_factor``, ``flip``, ``flip_direction``, ``pad_shape`` (padded size; ``img_shape`` is the
+unpadded one), ``modality_mask`` (tuple of bools in SENSORS order), ``condition``
 (synthetic scenes), ``sources`` (dict sensor -> file path).
 """
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
