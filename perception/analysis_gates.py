@@ -1,0 +1,81 @@
+"""Expert specialisation of the TaskExpert decoder: per-task, per-level gate maps and usage statistics.
+
+For each frame the model's gates give, at every pixel of every expert level, softmax weights over the
+E experts plus the task's memory (``forward_export(return_gates=True)``). This module averages them into
+a usage table (task x level x slot) and draws, per frame, which slot dominates each pixel.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+
+from perception.drawing import palette
+
+_GATE = re.compile(r'gate_(?P<task>\w+?)_s(?P<stride>\d+)$')
+
+
+def gate_maps(model: torch.nn.Module, inputs: Mapping[str, np.ndarray]) -> Dict[Tuple[str, int], np.ndarray]:
+    """(task, stride) -> (E + 1, h, w) gate weights of one frame (last slot = the task memory)."""
+    with torch.no_grad():
+        out = model.forward_export(*(torch.from_numpy(np.asarray(inputs[k]))
+                                     for k in ('rgb', 'thermal', 'depth', 'modality_mask')),
+                                   return_gates=True)
+    maps = {}
+    for name, value in out.items():
+        m = _GATE.match(name)
+        if m:
+            maps[(m['task'], int(m['stride']))] = value[0].float().numpy()
+    if not maps:
+        raise ValueError('the model returned no gate maps: is its decoder a TaskExpertDecoder?')
+    return maps
+
+
+def usage_table(frames: Iterable[Dict[Tuple[str, int], np.ndarray]]) -> Dict[Tuple[str, int], np.ndarray]:
+    """Mean weight of each slot per (task, stride) over all pixels of all frames; rows sum to 1."""
+    sums: Dict[Tuple[str, int], np.ndarray] = {}
+    count = 0
+    for maps in frames:
+        count += 1
+        for key, g in maps.items():
+            sums[key] = sums.get(key, 0) + g.reshape(g.shape[0], -1).mean(axis=1)
+    if not count:
+        raise ValueError('no frames')
+    return {k: v / count for k, v in sorted(sums.items())}
+
+
+def format_usage(table: Mapping[Tuple[str, int], np.ndarray]) -> str:
+    """Markdown table: one row per task and level, one column per expert, then the memory."""
+    slots = max(len(v) for v in table.values())
+    head = '| task | stride | ' + ' | '.join([f'expert {i}' for i in range(slots - 1)] + ['memory'])
+    lines = [head + ' |', '|' + '---|' * (slots + 2)]
+    for (task, stride), w in table.items():
+        lines.append(f'| {task} | {stride} | ' + ' | '.join(f'{x:.3f}' for x in w) + ' |')
+    return '\n'.join(lines)
+
+
+def dominant_slot_picture(maps: Mapping[Tuple[str, int], np.ndarray], size: Tuple[int, int],
+                          rgb: Optional[np.ndarray] = None) -> np.ndarray:
+    """RGB uint8 grid: rows = tasks, columns = strides; each cell colours every pixel by the slot
+    with the largest weight (palette index = slot; the memory is the last colour)."""
+    import cv2
+    tasks = sorted({t for t, _ in maps})
+    strides = sorted({s for _, s in maps})
+    h, w = size
+    slots = max(g.shape[0] for g in maps.values())
+    colours = palette(slots)
+    rows: List[np.ndarray] = []
+    for task in tasks:
+        cells = [] if rgb is None else [cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)]
+        for stride in strides:
+            g = maps.get((task, stride))
+            cell = np.zeros((h, w, 3), np.uint8)
+            if g is not None:
+                cell = cv2.resize(colours[g.argmax(axis=0)], (w, h), interpolation=cv2.INTER_NEAREST)
+            cv2.putText(cell, f'{task} s{stride}', (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+            cells.append(cell)
+        rows.append(np.concatenate(cells, axis=1))
+    return np.concatenate(rows, axis=0)
