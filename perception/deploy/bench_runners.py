@@ -8,6 +8,7 @@ GFLOP/s is 2 x GMACs per second, the unit of the matmul peak (2 n^3 per n x n pr
 """
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -39,7 +40,7 @@ def perception_model(config, tasks: Optional[Sequence[str]] = None) -> nn.Module
     from perception.deploy.loading import build_model, load_cfg
     cfg = load_cfg(config)
     if tasks is not None:
-        cfg = cfg.copy()
+        cfg = copy.deepcopy(cfg)  # Config.copy() is shallow: it would edit the caller's config
         cfg.model.tasks = tuple(tasks)
         weighting = cfg.model.get('task_weighting') or {}
         if weighting.get('weights'):    # weights of disabled tasks are rejected by the model

@@ -44,3 +44,12 @@ def test_markdown_report_has_every_section_and_the_command():
         assert title in md
     assert '| 0.50 | 20.0 | 20 % |' in md            # 2 x 0.5 GMAC / 50 ms = 20 GFLOP/s
     assert 'Three single-task models in sequence: 100.0 ms' in md
+
+
+def test_single_task_variant_leaves_the_callers_config_alone():
+    from perception.engine.config import load_config
+    cfg = load_config('configs/_base_/models/nano.py')
+    seg_only = br.perception_model(cfg, tasks=('seg', ))
+    assert tuple(cfg.model.tasks) == ('seg', 'det', 'depth')
+    assert set(cfg.model.task_weighting.weights) == {'seg', 'det', 'depth'}
+    assert seg_only is not None
