@@ -7,7 +7,8 @@ Importing this package registers every transform in ``perception.registry.TRANSF
 * photometric, one sensor each: ``RGBColorJitter``, ``LowLightSimulation`` (rgb);
   ``ThermalGainOffsetNoise``, ``ThermalCrossover`` (thermal); ``DepthHoles``, ``DepthNoise``,
   ``DepthQuantize`` (depth input);
-* ``ModalityDropout`` (sensor subsets) and ``PackMultiSensorInputs`` (last step).
+* ``ModalityDropout`` (sensor subsets), ``KeepSensors``, ``ConditionMissingness`` (scene-tied
+  missingness) and ``PackMultiSensorInputs`` (last step).
 """
 import os
 
@@ -19,11 +20,12 @@ from .depth_corruption import DepthHoles, DepthNoise, DepthQuantize  # noqa: E40
 from .formatting import PackMultiSensorInputs  # noqa: E402
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize  # noqa: E402
 from .modality_dropout import KeepSensors, ModalityDropout  # noqa: E402
+from .scene_missingness import ConditionMissingness  # noqa: E402
 from .rgb_photometric import LowLightSimulation, RGBColorJitter  # noqa: E402
 from .thermal_photometric import ThermalCrossover, ThermalGainOffsetNoise  # noqa: E402
 
 __all__ = [
     'Resize', 'RandomResize', 'RandomCrop', 'RandomFlip', 'Pad', 'RGBColorJitter',
     'LowLightSimulation', 'ThermalGainOffsetNoise', 'ThermalCrossover', 'DepthHoles', 'DepthNoise',
-    'DepthQuantize', 'ModalityDropout', 'PackMultiSensorInputs'
+    'DepthQuantize', 'ModalityDropout', 'KeepSensors', 'ConditionMissingness', 'PackMultiSensorInputs'
 ]
