@@ -79,3 +79,50 @@ def dominant_slot_picture(maps: Mapping[Tuple[str, int], np.ndarray], size: Tupl
             cells.append(cell)
         rows.append(np.concatenate(cells, axis=1))
     return np.concatenate(rows, axis=0)
+
+
+def _entropy(p: np.ndarray, axis: int = 0) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=axis)
+
+
+def collect(predictor, dataset, num: int) -> Tuple[List[Dict[Tuple[str, int], np.ndarray]], List[dict]]:
+    """Gate maps of the first ``num`` frames of ``dataset`` (decoded samples, every sensor the frame
+    has), and those samples."""
+    model = predictor.backend.model.eval()
+    frames, samples = [], []
+    for i in range(min(num, len(dataset))):
+        s = dataset.load_sample(i)
+        inputs, _ = predictor.prepare(rgb=s['rgb'], thermal=s['thermal'], depth=s['depth'])
+        frames.append(gate_maps(model, inputs))
+        samples.append(s)
+    return frames, samples
+
+
+def specialisation(frames: List[Dict[Tuple[str, int], np.ndarray]]) -> Dict[str, Dict]:
+    """How the gates use the slots, per (task, stride) and across tasks.
+
+    * ``usage_entropy``: entropy of the mean slot usage / log(E + 1): 1 = every slot used equally
+      on average, 0 = one slot takes everything (collapse).
+    * ``pixel_entropy``: mean per-pixel gate entropy / log(E + 1): low = each pixel commits to a
+      few slots (sharp routing), 1 = uniform mixing everywhere.
+    * ``task_divergence`` per stride: mean pairwise Jensen-Shannon divergence (nats, at most log 2)
+      between the tasks' mean usage: 0 = all tasks route alike, higher = tasks specialise.
+    """
+    table = usage_table(frames)
+    per_key: Dict[str, Dict[str, float]] = {}
+    for key, usage in table.items():
+        norm = np.log(len(usage))
+        pixel = np.mean([_entropy(f[key].reshape(f[key].shape[0], -1)).mean() for f in frames])
+        per_key[f'{key[0]}_s{key[1]}'] = dict(usage_entropy=float(_entropy(usage) / norm),
+                                              pixel_entropy=float(pixel / norm),
+                                              max_share=float(usage.max()))
+    divergence: Dict[str, float] = {}
+    for stride in sorted({s for _, s in table}):
+        rows = [u for (t, s), u in table.items() if s == stride]
+        pairs = [(a, b) for i, a in enumerate(rows) for b in rows[i + 1:]]
+        if pairs:
+            js = [_entropy((a + b) / 2) - (_entropy(a) + _entropy(b)) / 2 for a, b in pairs]
+            divergence[f's{stride}'] = float(np.mean(js))
+    return dict(per_task_level=per_key, task_divergence=divergence,
+                usage={f'{t}_s{s}': u.tolist() for (t, s), u in table.items()})

@@ -23,27 +23,18 @@ def main() -> None:
     args = p.parse_args()
 
     import cv2
-    from perception.analysis_gates import (dominant_slot_picture, format_usage, gate_maps,
-                                           usage_table)
+    from perception.analysis_gates import collect, dominant_slot_picture, format_usage, usage_table
     from perception.apis import Predictor
     from perception.engine.config import load_config
     from perception.registry import DATASETS
     cfg = load_config(args.config)
     predictor = Predictor.from_config(cfg, args.checkpoint)
-    model = predictor.backend.model.eval()
     ds_cfg = dict(cfg.test_dataloader.dataset, split=args.split, num_samples=args.num, pipeline=[])
-    dataset = DATASETS.build(ds_cfg)
     os.makedirs(args.out, exist_ok=True)
-    frames = []
-    for i in range(len(dataset)):
-        s = dataset.load_sample(i)
-        inputs, _ = predictor.prepare(rgb=s['rgb'], thermal=s['thermal'], depth=s['depth'])
-        maps = gate_maps(model, inputs)
-        frames.append(maps)
-        if i < args.pictures:
-            picture = dominant_slot_picture(maps, (128, 160), s['rgb'])
-            cv2.imwrite(osp.join(args.out, f'gates_{i}_{s.get("condition", "")}.png'),
-                        picture[:, :, ::-1])
+    frames, samples = collect(predictor, DATASETS.build(ds_cfg), args.num)
+    for i, (maps, s) in enumerate(zip(frames[:args.pictures], samples)):
+        picture = dominant_slot_picture(maps, (128, 160), s['rgb'])
+        cv2.imwrite(osp.join(args.out, f'gates_{i}_{s.get("condition", "")}.png'), picture[:, :, ::-1])
     table = format_usage(usage_table(frames))
     with open(osp.join(args.out, 'usage.md'), 'w') as f:
         f.write(f'Mean gate weight over {len(frames)} {args.split} frames ({args.checkpoint}):\n\n')
