@@ -1,4 +1,4 @@
-"""Baseline fusions with no mask awareness, for the robustness comparison (issue 7).
+"""Baseline fusions with no mask awareness, for the robustness comparison (docs/results.md, study 2).
 
 They see the absent sensor as the model's zeroed input, exactly as a naive early/mid fusion would;
 nothing renormalises over the present sensors.

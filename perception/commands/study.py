@@ -1,0 +1,120 @@
+"""``perception study NAME`` / ``tools/study.py NAME``: run one evidence study, write its section.
+
+Each study trains its models (cached by config under ``<work-dir>/models``), evaluates them on
+held-out synthetic frames, prints its key table and the wall time, and -- unless ``--quick`` or
+``--no-docs`` -- rewrites its section of ``docs/results.md`` and its figures in
+``docs/images/results/``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import shlex
+import shutil
+import time
+
+HELP_EPILOG = """studies:
+  subsets    full model on all 7 sensor subsets per condition vs single-sensor models
+  mnar       scene-tied missingness: attention fusion + modality dropout vs plain concat fusion
+  multitask  MoE multi-task vs 3 single-task models vs plain shared decoder (+ params/FLOPs/latency)
+  experts    gate maps, expert usage per task and level, effect of the load-balancing term
+  all        the four, one after the other (models shared between studies are trained once)
+
+examples:
+  perception study subsets                 # ~20-30 min on 2 CPU cores, updates docs/results.md
+  perception study mnar --quick            # pipeline check in a minute or two; numbers meaningless
+"""
+DOC = 'docs/results.md'
+IMAGES = 'images/results'   # relative to the doc
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from perception.studies import STUDIES
+    parser.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument('study', choices=list(STUDIES) + ['all'])
+    parser.add_argument('--quick', action='store_true',
+                        help='tiny models, frames and iterations: checks the pipeline, not the '
+                             'conclusion (never written to the docs)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='training seed and base seed of the train/test frames (default 0)')
+    parser.add_argument('--iters', type=int, help='training iterations per model (default 500)')
+    parser.add_argument('--test-frames', type=int, help='held-out frames per evaluation '
+                        '(default 280)')
+    parser.add_argument('--work-dir', help='models, logs, results.json and figures '
+                        '(default work_dirs/studies, or work_dirs/studies_quick with --quick)')
+    parser.add_argument('--doc', default=DOC, help=f'the results document (default {DOC})')
+    parser.add_argument('--no-docs', action='store_true', help='do not touch the docs')
+
+
+def settings_from(args: argparse.Namespace):
+    from perception.studies.common import Settings
+    work_dir = args.work_dir or ('work_dirs/studies_quick' if args.quick else 'work_dirs/studies')
+    overrides = dict(work_dir=work_dir, seed=args.seed)
+    if args.iters:
+        overrides['iters'] = args.iters
+    if args.test_frames:
+        overrides['test_frames'] = args.test_frames
+    return Settings.quick_settings(**overrides) if args.quick else Settings(**overrides)
+
+
+def command_line(name: str, args: argparse.Namespace) -> str:
+    """The command that reproduces this study's run (written next to its results)."""
+    parts = ['python tools/study.py', name]
+    if args.quick:
+        parts.append('--quick')
+    for flag, value, default in (('--seed', args.seed, 0), ('--iters', args.iters, None),
+                                 ('--test-frames', args.test_frames, None),
+                                 ('--work-dir', args.work_dir, None)):
+        if value != default:
+            parts += [flag, shlex.quote(str(value))]
+    return ' '.join(parts)
+
+
+def run_one(name: str, settings, args: argparse.Namespace, command: str) -> float:
+    from perception.studies import get_study
+    from perception.studies.common import save_json
+    from perception.studies.report import minutes, splice_section
+    study = get_study(name)
+    folder = osp.join(settings.work_dir, name)
+    os.makedirs(folder, exist_ok=True)
+    print(f'== {study.TITLE} ({settings.describe()})', flush=True)
+    t0 = time.time()
+    result = study.run(settings, log=lambda m: print(m, flush=True))
+    save_json({k: v for k, v in result.items() if k != 'pictures'}, osp.join(folder, 'results.json'))
+    figures = study.figures(result, folder)
+    seconds = time.time() - t0
+    print(study.summary(result))
+    print(f'== {name}: {minutes(seconds)} wall time; results, figures and logs in {folder}/',
+          flush=True)
+    if not (settings.quick or args.no_docs):
+        images = osp.join(osp.dirname(args.doc), IMAGES)
+        os.makedirs(images, exist_ok=True)
+        for path in figures:
+            shutil.copyfile(path, osp.join(images, osp.basename(path)))
+        body = study.markdown(result, settings, command, IMAGES)
+        body += (f'\nWall time of this study: {minutes(seconds)} on {os.cpu_count()} CPU cores '
+                 f'({time.strftime("%Y-%m-%d")}).\n')
+        splice_section(args.doc, name, body)
+        print(f'   section "{name}" of {args.doc} updated', flush=True)
+    return seconds
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    import perception.registry  # noqa: F401
+    # mmseg warns at every head build that its own build_loss is deprecated: noise in a long log
+    warnings.filterwarnings('ignore', message='``build_loss`` would be deprecated')
+    from perception.studies import STUDIES
+    from perception.studies.report import minutes
+    settings = settings_from(args)
+    names = list(STUDIES) if args.study == 'all' else [args.study]
+    total = 0.0
+    for name in names:
+        command = command_line(name, args)
+        total += run_one(name, settings, args, command)
+    if len(names) > 1:
+        print(f'== all studies: {minutes(total)} wall time')
+    return 0

@@ -1,0 +1,216 @@
+"""What every evidence study shares: settings, config variants, training with a cache, evaluation.
+
+A study derives each model it compares from ``configs/studies/nano_study_128x160.py`` by changing
+exactly what it studies (fusion, decoder, tasks, sensors, missingness) and trains it with mmengine's
+Runner, as ``tools/train.py`` would. Trained models are cached under
+``<work_dir>/models/<config hash>/``: two studies that need the same model (e.g. the default
+multi-task model) train it once, and a rerun with unchanged settings only re-evaluates.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from perception.paths import REPO_ROOT
+
+STUDY_CONFIG = osp.join(str(REPO_ROOT), 'configs', 'studies', 'nano_study_128x160.py')
+Log = Callable[[str], None]
+
+
+@dataclass
+class Settings:
+    """How big a study run is. ``quick()`` is the CI pipeline check: it proves that the code runs
+    end to end, and its numbers mean nothing."""
+    work_dir: str = 'work_dirs/studies'
+    seed: int = 0
+    iters: int = 500
+    batch_size: int = 8
+    img_size: Tuple[int, int] = (128, 160)
+    test_frames: int = 280
+    workers: int = 1
+    latency_runs: int = 30
+    quick: bool = False
+    progress: bool = True
+
+    @classmethod
+    def quick_settings(cls, **overrides) -> 'Settings':
+        values = dict(iters=3, batch_size=2, img_size=(64, 96), test_frames=8, workers=0,
+                      latency_runs=2, quick=True, progress=False)
+        values.update(overrides)
+        return cls(**values)
+
+    def describe(self) -> str:
+        h, w = self.img_size
+        return (f'{self.iters} iterations at batch {self.batch_size} on {h}x{w} frames, seed '
+                f'{self.seed}, {self.test_frames} held-out test frames per evaluation')
+
+
+@dataclass
+class Trained:
+    name: str
+    checkpoint: str
+    config: Config
+    seconds: float
+    reused: bool
+
+
+@dataclass
+class Clock:
+    """Wall time of a study and of its parts, for the summary."""
+    start: float = field(default_factory=time.time)
+    parts: Dict[str, float] = field(default_factory=dict)
+
+    def total(self) -> float:
+        return time.time() - self.start
+
+
+# --- configs -------------------------------------------------------------------------------------
+def base_config(settings: Settings) -> Config:
+    """The study config with ``settings`` applied (sizes, schedule, seeds, loaders)."""
+    from perception.engine.config import load_config
+    cfg = load_config(STUDY_CONFIG, work_dir=settings.work_dir)
+    h, w = settings.img_size
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.batch_size = settings.batch_size
+        loader.num_workers = settings.workers
+        loader.persistent_workers = settings.workers > 0
+        loader.dataset.img_size = (h, w)
+        loader.dataset.seed = settings.seed
+    for t in cfg.train_dataloader.dataset.pipeline:
+        for key in ('scale', 'crop_size', 'size'):
+            if key in t:
+                t[key] = (w, h)
+    cfg.test_dataloader.dataset.num_samples = settings.test_frames
+    cfg.randomness = dict(seed=settings.seed)
+    iters = settings.iters
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = iters + 1
+    warmup = min(100, max(1, iters // 5))
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.05, by_epoch=False, begin=0, end=warmup),
+        dict(type='CosineAnnealingLR', T_max=max(1, iters - warmup), eta_min=3e-5, by_epoch=False,
+             begin=warmup, end=max(iters, warmup + 1))]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iters,
+                                        max_keep_ckpts=1, save_best=None)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(1, iters // 5))
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    cfg.visualizer.pop('name', None)   # several runners in one process: one visualiser each
+    cfg.log_level = 'ERROR'            # the study prints its own progress and tables
+    return cfg
+
+
+def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str] = None,
+            tasks: Optional[Sequence[str]] = None, balance_weight: Optional[float] = None,
+            train_conditions: Optional[Sequence[str]] = None,
+            train_missingness: Optional[List[dict]] = None) -> Config:
+    """A copy of ``cfg`` that differs in the named parts only.
+
+    fusion: 'AttentionFusion' (default), 'ConcatFusion' or 'SumFusion'.
+    decoder: 'TaskExpertDecoder' (default) or 'PlainDecoder'.
+    tasks: a subset of ('seg', 'det', 'depth'): heads, loss weights and metric follow.
+    train_missingness: transforms that replace the train pipeline's ``ModalityDropout`` (an empty
+        list removes it), e.g. ``[dict(type='KeepSensors', sensors=['rgb'])]``.
+    """
+    cfg = copy.deepcopy(cfg)   # Config.copy() is shallow: variants would edit each other
+    model = cfg.model
+    if fusion is not None and fusion != model.fusion.type:
+        model.fusion = dict(type=fusion, channels=model.fusion.channels,
+                            norm_cfg=model.fusion.get('norm_cfg'))
+    if decoder is not None and decoder != model.decoder.type:
+        model.decoder = dict(type=decoder, norm_cfg=model.decoder.get('norm_cfg'))
+    if balance_weight is not None:
+        model.decoder.balance_weight = balance_weight
+    if tasks is not None:
+        model.tasks = tuple(tasks)
+        model.heads = {t: h for t, h in model.heads.items() if t in tasks}
+        model.task_weighting.weights = {t: w for t, w in model.task_weighting.weights.items()
+                                        if t in tasks}
+        for key in ('val_evaluator', 'test_evaluator'):
+            cfg[key] = dict(cfg[key], tasks=tuple(tasks))
+    if train_conditions is not None:
+        cfg.train_dataloader.dataset.conditions = list(train_conditions)
+    if train_missingness is not None:
+        pipeline = [t for t in cfg.train_dataloader.dataset.pipeline
+                    if t['type'] != 'ModalityDropout']
+        at = next(i for i, t in enumerate(pipeline) if t['type'] == 'Pad')
+        cfg.train_dataloader.dataset.pipeline = pipeline[:at] + list(train_missingness) + pipeline[at:]
+    return cfg
+
+
+def config_hash(cfg: Config) -> str:
+    """What a model is: everything in the config except where its files go."""
+    clean = copy.deepcopy(cfg)
+    for key in ('work_dir', 'experiment_name', 'load_from', 'custom_hooks'):
+        clean.pop(key, None)
+    return hashlib.sha256(clean.pretty_text.encode()).hexdigest()[:12]
+
+
+# --- training and evaluation ---------------------------------------------------------------------
+def train(cfg: Config, name: str, settings: Settings, log: Log = print) -> Trained:
+    """Train ``cfg`` (or reuse the cached model of an identical config) and return its checkpoint."""
+    from mmengine.runner import Runner
+    key = config_hash(cfg)
+    folder = osp.join(settings.work_dir, 'models', key)
+    final = osp.join(folder, 'model.pth')
+    meta_path = osp.join(folder, 'meta.json')
+    if osp.isfile(final) and osp.isfile(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        log(f'  {name}: reusing {final} (same config, trained in {meta["seconds"]:.0f} s)')
+        return Trained(name, final, cfg, meta['seconds'], True)
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = folder
+    cfg.experiment_name = f'train_{name}_{key}'
+    if settings.progress:
+        cfg.custom_hooks = [dict(type='ProgressBarHook', desc=f'  train {name}')]
+    log(f'  {name}: training {settings.iters} iterations -> {folder}')
+    t0 = time.time()
+    Runner.from_cfg(cfg).train()
+    seconds = time.time() - t0
+    shutil.copyfile(osp.join(folder, f'iter_{settings.iters}.pth'), final)
+    with open(meta_path, 'w') as f:
+        json.dump(dict(name=name, seconds=seconds, settings=asdict(settings)), f, indent=1)
+    cfg.dump(osp.join(folder, 'config.py'))
+    log(f'  {name}: trained in {seconds:.0f} s')
+    return Trained(name, final, cfg, seconds, False)
+
+
+def evaluate(model: Trained, settings: Settings, label: str,
+             transforms: Sequence[dict] = (), conditions: Optional[Sequence[str]] = None,
+             log: Log = print) -> Dict[str, float]:
+    """Metrics of ``model`` on the held-out test split; ``transforms`` run just before packing
+    (e.g. ``KeepSensors`` for a sensor subset), ``conditions`` restricts the scenes."""
+    from mmengine.runner import Runner
+    cfg = copy.deepcopy(model.config)
+    cfg.load_from = model.checkpoint
+    cfg.custom_hooks = []
+    dataset = cfg.test_dataloader.dataset
+    dataset.split, dataset.seed = 'test', settings.seed
+    dataset.num_samples = settings.test_frames
+    if conditions is not None:
+        dataset.conditions = list(conditions)
+    pipeline = list(dataset.pipeline)
+    dataset.pipeline = pipeline[:-1] + list(transforms) + pipeline[-1:]
+    cfg.work_dir = osp.join(osp.dirname(model.checkpoint), 'eval')
+    cfg.experiment_name = f'test_{model.name}_{label}_{int(time.time() * 1e3)}'
+    t0 = time.time()
+    metrics = Runner.from_cfg(cfg).test()
+    log(f'  {model.name} on {label}: evaluated {settings.test_frames} frames in '
+        f'{time.time() - t0:.0f} s')
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def save_json(data, path: str) -> None:
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1, default=float)

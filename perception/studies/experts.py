@@ -1,0 +1,153 @@
+"""Study 4: expert specialisation in the TaskExpert decoder, and what the load-balancing term does.
+
+Three models differ only in the weight of the load-balancing term (``decoder.balance_weight``): 0
+(off), 0.01 (the default of every config) and 0.1. For each, on held-out frames: the mean gate
+weight per task, level and slot (4 experts + the task's memory), how evenly and how sharply the
+gates route (``perception.analysis_gates.specialisation``), how differently the tasks route, and the
+task metrics. Gate-map pictures show, per task and level, which slot dominates each pixel.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Dict
+
+import numpy as np
+
+from . import report
+from .common import Log, Settings, base_config, evaluate, train, variant
+
+NAME = 'experts'
+TITLE = 'Study 4: expert specialisation and the load-balancing term'
+FIGURES = ('study4_expert_usage.png', 'study4_gate_maps.png')
+BALANCE = {'no balancing (0)': 0.0, 'default (0.01)': 0.01, 'strong (0.1)': 0.1}
+PICTURES = 3
+
+
+def _gates(model, settings: Settings, num: int):
+    from perception.analysis_gates import collect
+    from perception.apis import Predictor
+    from perception.registry import DATASETS
+    predictor = Predictor.from_config(model.config, model.checkpoint)
+    ds = dict(model.config.test_dataloader.dataset, split='test', seed=settings.seed,
+              num_samples=num, pipeline=[])
+    return collect(predictor, DATASETS.build(ds), num)
+
+
+def run(settings: Settings, log: Log = print) -> Dict:
+    from perception.analysis_gates import dominant_slot_picture, specialisation
+    base = base_config(settings)
+    gate_frames = 4 if settings.quick else 48
+    out: Dict[str, Dict] = {}
+    pictures = {}
+    trained = {}
+    for name, weight in BALANCE.items():
+        cfg = base if weight == base.model.decoder.balance_weight else variant(
+            base, balance_weight=weight)
+        trained[name] = model = train(cfg, f'balance_{weight:g}', settings, log)
+        frames, samples = _gates(model, settings, gate_frames)
+        log(f'  {name}: gate maps of {len(frames)} frames')
+        out[name] = dict(specialisation(frames),
+                         metrics=evaluate(model, settings, 'all_conditions', log=log))
+        pictures[name] = [dominant_slot_picture(f, (96, 120), s['rgb'])
+                          for f, s in zip(frames[:PICTURES], samples[:PICTURES])]
+        out[name]['picture_conditions'] = [s.get('condition', '') for s in samples[:PICTURES]]
+    return dict(models=out, pictures=pictures, gate_frames=gate_frames,
+                training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
+
+
+def summary(result: Dict) -> str:
+    header = ['balance weight', 'usage evenness (mean)', 'min evenness', 'pixel entropy (mean)',
+              'task divergence (mean JS)', 'max slot share'] + [label for _, label, _ in
+                                                                report.HEADLINE]
+    rows = []
+    for name, r in result['models'].items():
+        per = r['per_task_level'].values()
+        rows.append([name, report.fmt(np.mean([p['usage_entropy'] for p in per])),
+                     report.fmt(min(p['usage_entropy'] for p in per)),
+                     report.fmt(np.mean([p['pixel_entropy'] for p in per])),
+                     report.fmt(np.mean(list(r['task_divergence'].values())), 4),
+                     report.fmt(max(p['max_share'] for p in per))] +
+                    [report.fmt(r['metrics'].get(k)) for k, _, _ in report.HEADLINE])
+    return report.md_table(header, rows)
+
+
+def usage_tables(result: Dict) -> str:
+    parts = []
+    for name, r in result['models'].items():
+        slots = len(next(iter(r['usage'].values())))
+        header = ['task, level'] + [f'expert {i}' for i in range(slots - 1)] + ['memory',
+                                                                                'evenness']
+        rows = [[key.replace('_s', ', stride ')] + [f'{x:.3f}' for x in usage] +
+                [report.fmt(r['per_task_level'][key]['usage_entropy'])]
+                for key, usage in r['usage'].items()]
+        parts += [f'Mean gate weight, **{name}**:', '', report.md_table(header, rows), '']
+    return '\n'.join(parts)
+
+
+def _legend(width: int, slots: int) -> np.ndarray:
+    """A strip of colour swatches: expert 0..E-1, then the memory slot (the pictures' palette)."""
+    import cv2
+
+    from perception.drawing import palette
+    strip = np.zeros((22, width, 3), np.uint8)
+    for i, colour in enumerate(palette(slots)):
+        x = 6 + i * 110
+        cv2.rectangle(strip, (x, 5), (x + 14, 17), tuple(int(c) for c in colour), -1)
+        cv2.putText(strip, 'memory' if i == slots - 1 else f'expert {i}', (x + 18, 16),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    return strip
+
+
+def figures(result: Dict, folder: str) -> list:
+    import cv2
+    plt = report.pyplot()
+    names = list(result['models'])
+    keys = list(next(iter(result['models'].values()))['usage'])
+    fig, axes = plt.subplots(len(names), 1, figsize=(16, 3.2 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        usage = np.array([result['models'][name]['usage'][k] for k in keys])
+        bottom = np.zeros(len(keys))
+        for slot in range(usage.shape[1]):
+            label = 'memory' if slot == usage.shape[1] - 1 else f'expert {slot}'
+            ax.bar(range(len(keys)), usage[:, slot], bottom=bottom, label=label)
+            bottom += usage[:, slot]
+        ax.set_xticks(range(len(keys)), [k.replace('_s', '\ns') for k in keys], fontsize=7)
+        ax.set_ylabel('mean gate weight')
+        ax.set_title(f'balance weight: {name}', fontsize=10)
+    axes[0, 0].legend(ncol=5, fontsize=7, loc='upper right')
+    fig.tight_layout()
+    usage_path = osp.join(folder, FIGURES[0])
+    fig.savefig(usage_path, dpi=90)
+    plt.close(fig)
+    # pictures: one block per model, its frames side by side, a caption bar on top
+    blocks = []
+    for name, pics in result['pictures'].items():
+        row = np.concatenate(pics, axis=1)
+        bar = np.zeros((18, row.shape[1], 3), np.uint8)
+        cv2.putText(bar, f'balance weight {name}', (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        blocks += [bar, row]
+    blocks.append(_legend(blocks[-1].shape[1], len(next(iter(result['models'].values()))['usage']
+                                                    [keys[0]])))
+    maps_path = osp.join(folder, FIGURES[1])
+    cv2.imwrite(maps_path, np.concatenate(blocks, axis=0)[:, :, ::-1])
+    return [usage_path, maps_path]
+
+
+def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
+    conds = next(iter(result['models'].values()))['picture_conditions']
+    out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}. Gate '
+           f'statistics over {result["gate_frames"]} held-out test frames (every condition, all '
+           'sensors the frame has); metrics over the test frames.', '',
+           report.training_lines(result['training']), '',
+           '*Usage evenness*: entropy of the mean slot usage / log 5 (1 = all 5 slots used equally; '
+           '0 = one slot takes all), averaged over tasks and levels, and its minimum. *Pixel '
+           'entropy*: mean per-pixel gate entropy / log 5 (low = sharp routing). *Task divergence*: '
+           'mean Jensen-Shannon divergence between the tasks\' usage at a level (0 = the tasks '
+           'route identically; at most ln 2 = 0.693).', '', summary(result), '',
+           f'![expert usage]({images}/{FIGURES[0]})', '',
+           f'Dominant slot per pixel (colours in the legend strip at the bottom), rows = tasks '
+           f'(depth, det, seg), columns = the RGB input then strides 4, 8, 16, 32; frames: '
+           f'{", ".join(conds)}:', '', f'![gate maps]({images}/{FIGURES[1]})', '',
+           usage_tables(result)]
+    return '\n'.join(out) + '\n'

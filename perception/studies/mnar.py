@@ -1,0 +1,136 @@
+"""Study 2: sensors missing not at random -- which fusion collapses when the pattern changes?
+
+Training data: the scene conditions without simulated sensor failures, where sensors go missing
+*because of the scene* (``ConditionMissingness``, ``TRAIN_RULES``): thermal is mostly off in daylight,
+depth mostly absent in fog, RGB mostly dropped in glare. A model can learn "no thermal means day".
+
+Test, on held-out day/night/glare/fog frames, three patterns (deterministic):
+  * all sensors present;
+  * the training pattern (day: no thermal, fog: no depth, glare: no RGB);
+  * a shifted pattern that removes the sensor the training pattern taught the model to rely on
+    (day: no RGB, night/fog/glare: no thermal).
+
+Four models, two factors: the mask-aware ``AttentionFusion`` vs the plain ``ConcatFusion``
+baseline, each with and without uniform ``ModalityDropout`` on top of the scene-tied missingness.
+The design claim is the first model (attention + dropout); the plain baseline is the last.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Dict
+
+from . import report
+from .common import Log, Settings, base_config, evaluate, train, variant
+
+NAME = 'mnar'
+TITLE = 'Study 2: sensors missing not at random (MNAR)'
+FIGURE = 'study2_mnar.png'
+FIGURES = (FIGURE, )
+
+TRAIN_CONDITIONS = ('day', 'night', 'glare', 'fog', 'crossover', 'camouflage', 'depth_holes')
+TEST_CONDITIONS = ('day', 'night', 'glare', 'fog')
+TRAIN_RULES = {'day': {'thermal': 0.9}, 'fog': {'depth': 0.9}, 'glare': {'rgb': 0.9}}
+TEST_PATTERNS = {
+    'all sensors': {},
+    'training pattern': {'day': {'thermal': 1.0}, 'fog': {'depth': 1.0}, 'glare': {'rgb': 1.0}},
+    'shifted pattern': {'day': {'rgb': 1.0}, 'night': {'thermal': 1.0}, 'fog': {'thermal': 1.0},
+                        'glare': {'thermal': 1.0}},
+}
+#: (model name, fusion, with uniform modality dropout)
+MODELS = (('attention + dropout', 'AttentionFusion', True),
+          ('attention, no dropout', 'AttentionFusion', False),
+          ('concat + dropout', 'ConcatFusion', True),
+          ('concat, no dropout (plain baseline)', 'ConcatFusion', False))
+
+
+def run(settings: Settings, log: Log = print) -> Dict:
+    base = base_config(settings)
+    dropout = next(t for t in base.train_dataloader.dataset.pipeline
+                   if t['type'] == 'ModalityDropout')
+    scene_tied = dict(type='ConditionMissingness', rules=TRAIN_RULES)
+    trained = {}
+    for name, fusion, with_dropout in MODELS:
+        cfg = variant(base, fusion=fusion, train_conditions=TRAIN_CONDITIONS,
+                      train_missingness=[scene_tied] + ([dict(dropout)] if with_dropout else []))
+        trained[name] = train(cfg, name.split(' (')[0].replace(' ', '').replace(',', '_'),
+                              settings, log)
+    metrics: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for name, model in trained.items():
+        metrics[name] = {}
+        for pattern, rules in TEST_PATTERNS.items():
+            transforms = [dict(type='ConditionMissingness', rules=rules)] if rules else []
+            metrics[name][pattern] = evaluate(model, settings, pattern.replace(' ', '_'),
+                                              transforms, TEST_CONDITIONS, log)
+    return dict(metrics=metrics, train_rules=TRAIN_RULES, test_patterns=TEST_PATTERNS,
+                training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
+
+
+def _drop(metrics: Dict[str, Dict[str, float]], key: str, ref: str) -> float:
+    return metrics['shifted pattern'].get(key, float('nan')) - metrics[ref].get(key, float('nan'))
+
+
+def summary(result: Dict) -> str:
+    """Key table: each headline metric under the training pattern, the shifted one, and the drop."""
+    header = ['model']
+    for _, label, up in report.HEADLINE[:3]:
+        header += [f'{label} train pattern', f'{label} shifted', f'{label} change']
+    rows = []
+    for name, m in result['metrics'].items():
+        row = [name]
+        for key, _, _ in report.HEADLINE[:3]:
+            row += [report.fmt(m['training pattern'].get(key)),
+                    report.fmt(m['shifted pattern'].get(key)),
+                    report.signed(_drop(m, key, 'training pattern'))]
+        rows.append(row)
+    return report.md_table(header, rows)
+
+
+def figures(result: Dict, folder: str) -> list:
+    import numpy as np
+    plt = report.pyplot()
+    names = list(result['metrics'])
+    patterns = list(TEST_PATTERNS)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.6))
+    width = 0.8 / len(names)
+    for ax, (key, label, up) in zip(axes, report.HEADLINE):
+        for i, name in enumerate(names):
+            values = [result['metrics'][name][p].get(key, np.nan) for p in patterns]
+            ax.bar(np.arange(len(patterns)) + (i - (len(names) - 1) / 2) * width, values, width,
+                   label=name)
+        ax.set_xticks(range(len(patterns)), patterns, fontsize=8)
+        ax.set_title(f'{label} ({"higher" if up else "lower"} is better)', fontsize=10)
+    axes[0].legend(fontsize=7, loc='lower left')
+    fig.suptitle('Scene-tied missingness in training; test with all sensors, the training pattern, '
+                 'and a shifted pattern')
+    fig.tight_layout()
+    path = osp.join(folder, FIGURE)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return [path]
+
+
+def _rules_text(rules: Dict) -> str:
+    return '; '.join(f'{c}: ' + ', '.join(f'no {s} (p={p:g})' for s, p in r.items())
+                     for c, r in rules.items()) or 'none'
+
+
+def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
+    out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}.', '',
+           f'Training scenes: {", ".join(TRAIN_CONDITIONS)}, with scene-tied missingness '
+           f'{_rules_text(result["train_rules"])}. Test scenes: {", ".join(TEST_CONDITIONS)}.', '']
+    for pattern, rules in result['test_patterns'].items():
+        out.append(f'- test pattern **{pattern}**: {_rules_text(rules)}')
+    out += ['', report.training_lines(result['training']), '',
+            'The drop when the missingness pattern changes (shifted minus training pattern; for '
+            'AbsRel a positive change is worse):', '', summary(result), '']
+    for name, m in result['metrics'].items():
+        out += [f'**{name}**, every pattern:', '',
+                report.md_table(report.metric_header('test pattern'), report.metric_rows(m)), '']
+    out += ['Per condition under the shifted pattern (mIoU / AbsRel):', '']
+    rows = [[name] + [f'{report.fmt(m["shifted pattern"].get(f"seg/mIoU@{c}"))} / '
+                      f'{report.fmt(m["shifted pattern"].get(f"depth/AbsRel@{c}"))}'
+                      for c in TEST_CONDITIONS]
+            for name, m in result['metrics'].items()]
+    out += [report.md_table(['model'] + list(TEST_CONDITIONS), rows), '',
+            f'![MNAR study]({images}/{FIGURE})', '']
+    return '\n'.join(out) + '\n'

@@ -1,0 +1,99 @@
+"""Study 1: the full model on every sensor subset, per condition, vs single-sensor models.
+
+The full model is the study config (attention fusion, modality dropout, all scene conditions). Each
+single-sensor model is the same network trained with only that sensor present (``KeepSensors`` in
+the train pipeline, on every condition where that sensor exists): its other encoders only ever see
+absent inputs, which the fusion masks out, so it is the best that sensor alone gives this network.
+All are tested on the same held-out frames of the conditions without simulated sensor failures.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Dict
+
+from perception.contract import SENSORS
+
+from . import report
+from .common import Log, Settings, base_config, evaluate, train, variant
+
+NAME = 'subsets'
+FIGURE = 'study1_sensor_subsets.png'
+FIGURES = (FIGURE, )
+TITLE = 'Study 1: sensor subsets and single-sensor models'
+
+
+def keep(sensors) -> dict:
+    return dict(type='KeepSensors', sensors=list(sensors))
+
+
+def run(settings: Settings, log: Log = print) -> Dict:
+    from perception.datasets.synthetic import CONDITIONS
+    from perception.engine.config import sensor_subsets
+    base = base_config(settings)
+    conditions = list(base.subset_eval_conditions)
+    models = {'full': train(base, 'full', settings, log)}
+    for s in SENSORS:
+        single = variant(base, train_conditions=[c for c in CONDITIONS if c != f'no_{s}'],
+                         train_missingness=[keep([s])])
+        models[f'{s} only'] = train(single, f'{s}_only', settings, log)
+    full, single = {}, {}
+    for subset in sensor_subsets(SENSORS):
+        label = '+'.join(subset)
+        full[label] = evaluate(models['full'], settings, label, [keep(subset)], conditions, log)
+    for s in SENSORS:
+        single[s] = evaluate(models[f'{s} only'], settings, s, [keep([s])], conditions, log)
+    return dict(full=full, single=single, conditions=conditions,
+                training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in models.items()})
+
+
+def _rows(result: Dict) -> Dict[str, Dict[str, float]]:
+    """Full model on each subset, then each single-sensor model on its sensor."""
+    rows = {f'full model, {k}': v for k, v in result['full'].items()}
+    rows.update({f'{s}-only model, {s}': v for s, v in result['single'].items()})
+    return rows
+
+
+def figures(result: Dict, folder: str) -> list:
+    plt = report.pyplot()
+    rows = _rows(result)
+    conds = result['conditions']
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5.2))
+    for ax, (key, label, up) in zip(axes, report.HEADLINE[:3]):
+        values = [[r.get(f'{key}@{c}', float('nan')) for c in conds] for r in rows.values()]
+        report.heatmap(ax, values, list(rows), conds,
+                       f'{label} ({"higher" if up else "lower"} is better)', up)
+    fig.suptitle('Full model on each sensor subset vs single-sensor models, per condition')
+    fig.tight_layout()
+    path = osp.join(folder, FIGURE)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return [path]
+
+
+def summary(result: Dict) -> str:
+    """The key table: overall metrics of each row."""
+    return report.md_table(report.metric_header('model, sensors at test'),
+                           report.metric_rows(_rows(result)))
+
+
+def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
+    rows = _rows(result)
+    conds = result['conditions']
+    out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}. '
+           f'Test scenes: {", ".join(conds)} (the conditions without simulated sensor failures).',
+           '', report.training_lines(result['training']), '',
+           'Overall, all test conditions together:', '', summary(result), '']
+    for key, label, up in report.HEADLINE[:3]:
+        out += [f'{label} per condition ({"higher" if up else "lower"} is better):', '',
+                report.md_table(['model, sensors at test'] + conds,
+                                [[n] + [report.fmt(r.get(f'{key}@{c}')) for c in conds]
+                                 for n, r in rows.items()]), '']
+    out += [f'![sensor subsets]({images}/{FIGURE})', '',
+            'The full model on one sensor vs the model trained on that sensor only:', '']
+    full, single = result['full'], result['single']
+    for s in SENSORS:
+        a, b = full[s], single[s]
+        out.append(f'- {s}: ' + '; '.join(
+            f'{label} {report.fmt(a.get(key))} (full) vs {report.fmt(b.get(key))} ({s}-only)'
+            for key, label, _ in report.HEADLINE))
+    return '\n'.join(out) + '\n'

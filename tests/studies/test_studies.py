@@ -1,0 +1,122 @@
+"""Evidence studies: variants differ only in what is studied, the cache, the docs splicing, and the
+whole pipeline of every study end to end in ``--quick`` mode (its numbers are not checked: a few
+training iterations on 64x96 frames mean nothing)."""
+import argparse
+import json
+import os.path as osp
+
+import pytest
+
+from perception.models import build_model
+from perception.studies import STUDIES, get_study
+from perception.studies.common import Settings, base_config, config_hash, variant
+from perception.studies.report import splice_section
+
+
+@pytest.fixture(scope='module')
+def base(tmp_path_factory):
+    return base_config(Settings.quick_settings(work_dir=str(tmp_path_factory.mktemp('studies'))))
+
+
+def _types(cfg):
+    return [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+
+
+def test_settings_reach_every_size_and_seed(base):
+    s = Settings.quick_settings()
+    h, w = s.img_size
+    for split in ('train', 'val', 'test'):
+        assert base[f'{split}_dataloader'].dataset.img_size == (h, w)
+        assert base[f'{split}_dataloader'].batch_size == s.batch_size
+    sizes = [t.get('crop_size') or t.get('scale') or t.get('size')
+             for t in base.train_dataloader.dataset.pipeline
+             if t['type'] in ('RandomResize', 'RandomCrop', 'Pad')]
+    assert sizes == [(w, h)] * 3
+    assert base.train_cfg.max_iters == s.iters and base.randomness.seed == s.seed
+    assert base.test_dataloader.dataset.num_samples == s.test_frames
+
+
+def test_variants_change_only_what_is_studied(base):
+    concat = variant(base, fusion='ConcatFusion')
+    assert concat.model.fusion.type == 'ConcatFusion'
+    assert concat.model.fusion.channels == base.model.fusion.channels
+    assert base.model.fusion.type == 'AttentionFusion'          # the base is not edited
+    assert concat.model.decoder == base.model.decoder and concat.model.encoder == base.model.encoder
+
+    plain = variant(base, decoder='PlainDecoder')
+    assert plain.model.decoder.type == 'PlainDecoder' and plain.model.fusion == base.model.fusion
+
+    seg = variant(base, tasks=('seg', ))
+    assert seg.model.tasks == ('seg', ) and set(seg.model.heads) == {'seg'}
+    assert set(seg.model.task_weighting.weights) == {'seg'}
+    assert seg.test_evaluator.tasks == ('seg', ) and base.test_evaluator.tasks == ('seg', 'det',
+                                                                                   'depth')
+    keep = dict(type='KeepSensors', sensors=['rgb'])
+    rgb = variant(base, train_missingness=[keep], train_conditions=['day', 'fog'])
+    types = _types(rgb)
+    assert 'ModalityDropout' not in types and types.index('KeepSensors') == types.index('Pad') - 1
+    assert rgb.train_dataloader.dataset.conditions == ['day', 'fog']
+    assert 'ModalityDropout' in _types(base)
+    assert variant(base, balance_weight=0.0).model.decoder.balance_weight == 0.0
+    for cfg in (concat, plain, seg):
+        build_model(cfg)      # every variant is a valid model
+
+
+def test_config_hash_identifies_the_model_not_its_folder(base):
+    moved = variant(base)
+    moved.work_dir = '/elsewhere'
+    assert config_hash(moved) == config_hash(base)
+    assert config_hash(variant(base, balance_weight=0.1)) != config_hash(base)
+    assert config_hash(variant(base, fusion='SumFusion')) != config_hash(base)
+
+
+def test_splice_section_replaces_only_its_own_block(tmp_path):
+    doc = str(tmp_path / 'results.md')
+    splice_section(doc, 'a', 'first A')
+    splice_section(doc, 'b', 'first B')
+    splice_section(doc, 'a', 'second A')
+    text = open(doc).read()
+    assert 'second A' in text and 'first A' not in text and 'first B' in text
+    assert text.index('second A') < text.index('first B')   # stays where it was
+
+
+def _args(work_dir, study='all'):
+    return argparse.Namespace(study=study, quick=True, seed=0, iters=None, test_frames=None,
+                              work_dir=str(work_dir), doc=str(work_dir / 'results.md'),
+                              no_docs=False)
+
+
+def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
+    from perception.commands import study as command
+    from perception.contract import SENSORS
+    assert command.run(_args(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert out.count('wall time; results, figures and logs') == len(STUDIES)
+    assert not osp.exists(tmp_path / 'results.md')        # quick numbers never reach the docs
+    # the default multi-task model is shared by three studies: trained once, then reused
+    assert out.count('reusing') >= 2
+    for name in STUDIES:
+        study = get_study(name)
+        folder = tmp_path / name
+        result = json.load(open(folder / 'results.json'))
+        for figure in study.FIGURES:
+            assert (folder / figure).stat().st_size > 1000
+        md = study.markdown(result, Settings.quick_settings(), f'python tools/study.py {name}', 'img')
+        assert md.startswith(f'## {study.TITLE}') and f'python tools/study.py {name}' in md
+        assert '](img/' in md and 'n/a | n/a | n/a | n/a |' not in study.summary(result)
+    subsets = json.load(open(tmp_path / 'subsets' / 'results.json'))
+    assert len(subsets['full']) == 7 and set(subsets['single']) == set(SENSORS)
+    assert all('seg/mIoU' in m and 'depth/AbsRel' in m for m in subsets['full'].values())
+    mnar = json.load(open(tmp_path / 'mnar' / 'results.json'))
+    assert len(mnar['metrics']) == 4
+    assert all(set(m) == {'all sensors', 'training pattern', 'shifted pattern'}
+               for m in mnar['metrics'].values())
+    multi = json.load(open(tmp_path / 'multitask' / 'results.json'))
+    assert 'seg/mIoU' in multi['metrics']['seg only']
+    assert 'depth/AbsRel' not in multi['metrics']['seg only']
+    assert all(c['params_m'] > 0.1 and c['gmacs'] > 0.1 and c['latency_ms'] > 0
+               for c in multi['costs'].values())
+    experts = json.load(open(tmp_path / 'experts' / 'results.json'))
+    for model in experts['models'].values():
+        for usage in model['usage'].values():
+            assert sum(usage) == pytest.approx(1.0, abs=1e-4)
