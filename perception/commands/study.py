@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default work_dirs/studies, or work_dirs/studies_quick with --quick)')
     parser.add_argument('--doc', default=DOC, help=f'the results document (default {DOC})')
     parser.add_argument('--no-docs', action='store_true', help='do not touch the docs')
+    parser.add_argument('--render', action='store_true',
+                        help='rewrite the docs section from the saved results.json and figures '
+                             '(no training; e.g. after editing how a study reports)')
 
 
 def settings_from(args: argparse.Namespace):
@@ -73,32 +76,56 @@ def command_line(name: str, args: argparse.Namespace) -> str:
 
 
 def run_one(name: str, settings, args: argparse.Namespace, command: str) -> float:
+    """Run the study (or, with ``--render``, reload its results.json), print, update the docs."""
+    import json
+    from dataclasses import asdict
+
     from perception.studies import get_study
-    from perception.studies.common import save_json
-    from perception.studies.report import minutes, splice_section
+    from perception.studies.common import Settings, save_json
+    from perception.studies.report import minutes
     study = get_study(name)
     folder = osp.join(settings.work_dir, name)
-    os.makedirs(folder, exist_ok=True)
-    print(f'== {study.TITLE} ({settings.describe()})', flush=True)
-    t0 = time.time()
-    result = study.run(settings, log=lambda m: print(m, flush=True))
-    save_json({k: v for k, v in result.items() if k != 'pictures'}, osp.join(folder, 'results.json'))
-    figures = study.figures(result, folder)
-    seconds = time.time() - t0
+    results_path = osp.join(folder, 'results.json')
+    if args.render:
+        if not osp.isfile(results_path):
+            raise FileNotFoundError(f'--render needs {results_path}: run the study first')
+        with open(results_path) as f:
+            result = json.load(f)
+        run = result['run']
+        settings = Settings(**run['settings'])
+        figures = study.figures(result, folder)
+    else:
+        os.makedirs(folder, exist_ok=True)
+        print(f'== {study.TITLE} ({settings.describe()})', flush=True)
+        t0 = time.time()
+        result = study.run(settings, log=lambda m: print(m, flush=True))
+        figures = study.figures(result, folder)
+        result = {k: v for k, v in result.items() if k != 'pictures'}   # arrays: in the figures
+        result['run'] = dict(settings=asdict(settings), command=command,
+                             seconds=time.time() - t0, date=time.strftime('%Y-%m-%d'),
+                             cpus=os.cpu_count())
+        save_json(result, results_path)
+    seconds = result['run']['seconds']
     print(study.summary(result))
     print(f'== {name}: {minutes(seconds)} wall time; results, figures and logs in {folder}/',
           flush=True)
     if not (settings.quick or args.no_docs):
-        images = osp.join(osp.dirname(args.doc), IMAGES)
-        os.makedirs(images, exist_ok=True)
-        for path in figures:
-            shutil.copyfile(path, osp.join(images, osp.basename(path)))
-        body = study.markdown(result, settings, command, IMAGES)
-        body += (f'\nWall time of this study: {minutes(seconds)} on {os.cpu_count()} CPU cores '
-                 f'({time.strftime("%Y-%m-%d")}).\n')
-        splice_section(args.doc, name, body)
-        print(f'   section "{name}" of {args.doc} updated', flush=True)
+        write_docs(study, result, settings, figures, args.doc)
     return seconds
+
+
+def write_docs(study, result: dict, settings, figures, doc: str) -> None:
+    from perception.studies.report import minutes, splice_section
+    images = osp.join(osp.dirname(doc), IMAGES)
+    os.makedirs(images, exist_ok=True)
+    for path in figures:
+        shutil.copyfile(path, osp.join(images, osp.basename(path)))
+    run = result['run']
+    body = study.markdown(result, settings, run['command'], IMAGES)
+    body += (f"\nWall time of this study: {minutes(run['seconds'])} on {run['cpus']} CPU cores "
+             f"({run['date']}).\n")
+    splice_section(doc, study.NAME, body)
+    print(f'   section "{study.NAME}" of {doc} updated', flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

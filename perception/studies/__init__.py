@@ -1,8 +1,9 @@
 """Evidence studies (docs/results.md): does each design choice earn its place on this benchmark?
 
 One module per study, each with ``NAME``, ``TITLE``, ``run(settings, log) -> result``,
-``summary(result)`` (the key table), ``figures(result, folder)`` and ``markdown(...)`` (its section of
-docs/results.md). ``perception study NAME`` / ``tools/study.py NAME`` runs one.
+``summary(result)`` (the key table), ``FIGURES`` and ``figures(result, folder)``, and
+``markdown(...)`` (its section of docs/results.md). ``perception study NAME`` /
+``tools/study.py NAME`` runs one.
 """
 from importlib import import_module
 

@@ -143,7 +143,8 @@ def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str]
         pipeline = [t for t in cfg.train_dataloader.dataset.pipeline
                     if t['type'] != 'ModalityDropout']
         at = next(i for i, t in enumerate(pipeline) if t['type'] == 'Pad')
-        cfg.train_dataloader.dataset.pipeline = pipeline[:at] + list(train_missingness) + pipeline[at:]
+        cfg.train_dataloader.dataset.pipeline = (pipeline[:at] + list(train_missingness) +
+                                                 pipeline[at:])
     return cfg
 
 
@@ -157,7 +158,7 @@ def config_hash(cfg: Config) -> str:
 
 # --- training and evaluation ---------------------------------------------------------------------
 def train(cfg: Config, name: str, settings: Settings, log: Log = print) -> Trained:
-    """Train ``cfg`` (or reuse the cached model of an identical config) and return its checkpoint."""
+    """Train ``cfg`` (or reuse the cached model of an identical config); return its checkpoint."""
     from mmengine.runner import Runner
     key = config_hash(cfg)
     folder = osp.join(settings.work_dir, 'models', key)

@@ -115,10 +115,10 @@ def figures(result: Dict, folder: str) -> list:
         ax.set_ylabel('mean gate weight')
         ax.set_title(f'balance weight: {name}', fontsize=10)
     axes[0, 0].legend(ncol=5, fontsize=7, loc='upper right')
-    fig.tight_layout()
-    usage_path = osp.join(folder, FIGURES[0])
-    fig.savefig(usage_path, dpi=90)
-    plt.close(fig)
+    usage_path = report.save_figure(fig, folder, FIGURES[0])
+    maps_path = osp.join(folder, FIGURES[1])
+    if 'pictures' not in result:   # --render: the pictures are only drawn by a run
+        return [usage_path, maps_path]
     # pictures: one block per model, its frames side by side, a caption bar on top
     blocks = []
     for name, pics in result['pictures'].items():
@@ -129,8 +129,8 @@ def figures(result: Dict, folder: str) -> list:
         blocks += [bar, row]
     blocks.append(_legend(blocks[-1].shape[1], len(next(iter(result['models'].values()))['usage']
                                                     [keys[0]])))
-    maps_path = osp.join(folder, FIGURES[1])
-    cv2.imwrite(maps_path, np.concatenate(blocks, axis=0)[:, :, ::-1])
+    cv2.imwrite(maps_path, np.concatenate(blocks, axis=0)[:, :, ::-1],
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
     return [usage_path, maps_path]
 
 
@@ -140,14 +140,16 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
            f'statistics over {result["gate_frames"]} held-out test frames (every condition, all '
            'sensors the frame has); metrics over the test frames.', '',
            report.training_lines(result['training']), '',
-           '*Usage evenness*: entropy of the mean slot usage / log 5 (1 = all 5 slots used equally; '
-           '0 = one slot takes all), averaged over tasks and levels, and its minimum. *Pixel '
-           'entropy*: mean per-pixel gate entropy / log 5 (low = sharp routing). *Task divergence*: '
+           '*Usage evenness*: entropy of the mean slot usage / log 5 (1 = all 5 slots used '
+           'equally; 0 = one slot takes all), averaged over tasks and levels, and its minimum. '
+           '*Pixel entropy*: mean per-pixel gate entropy / log 5 (low = sharp routing). '
+           '*Task divergence*: '
            'mean Jensen-Shannon divergence between the tasks\' usage at a level (0 = the tasks '
            'route identically; at most ln 2 = 0.693).', '', summary(result), '',
            f'![expert usage]({images}/{FIGURES[0]})', '',
            f'Dominant slot per pixel (colours in the legend strip at the bottom), rows = tasks '
-           f'(depth, det, seg), columns = the RGB input then strides 4, 8, 16, 32; frames: '
+           f'(depth, det, seg), columns = the RGB input then strides 4, 8, 16, 32 (the detection '
+           f'head reads strides 8-32, so its stride-4 cell is black); frames: '
            f'{", ".join(conds)}:', '', f'![gate maps]({images}/{FIGURES[1]})', '',
            usage_tables(result)]
     return '\n'.join(out) + '\n'

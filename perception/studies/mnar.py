@@ -1,8 +1,9 @@
 """Study 2: sensors missing not at random -- which fusion collapses when the pattern changes?
 
 Training data: the scene conditions without simulated sensor failures, where sensors go missing
-*because of the scene* (``ConditionMissingness``, ``TRAIN_RULES``): thermal is mostly off in daylight,
-depth mostly absent in fog, RGB mostly dropped in glare. A model can learn "no thermal means day".
+*because of the scene* (``ConditionMissingness``, ``TRAIN_RULES``): thermal is mostly off in
+daylight, depth mostly absent in fog, RGB mostly dropped in glare. A model can learn "no thermal
+means day".
 
 Test, on held-out day/night/glare/fog frames, three patterns (deterministic):
   * all sensors present;
@@ -16,7 +17,6 @@ The design claim is the first model (attention + dropout); the plain baseline is
 """
 from __future__ import annotations
 
-import os.path as osp
 from typing import Dict
 
 from . import report
@@ -65,24 +65,22 @@ def run(settings: Settings, log: Log = print) -> Dict:
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
 
 
-def _drop(metrics: Dict[str, Dict[str, float]], key: str, ref: str) -> float:
+def _change(metrics: Dict[str, Dict[str, float]], key: str, ref: str) -> float:
     return metrics['shifted pattern'].get(key, float('nan')) - metrics[ref].get(key, float('nan'))
 
 
 def summary(result: Dict) -> str:
-    """Key table: each headline metric under the training pattern, the shifted one, and the drop."""
-    header = ['model']
-    for _, label, up in report.HEADLINE[:3]:
-        header += [f'{label} train pattern', f'{label} shifted', f'{label} change']
-    rows = []
-    for name, m in result['metrics'].items():
-        row = [name]
-        for key, _, _ in report.HEADLINE[:3]:
-            row += [report.fmt(m['training pattern'].get(key)),
-                    report.fmt(m['shifted pattern'].get(key)),
-                    report.signed(_drop(m, key, 'training pattern'))]
-        rows.append(row)
-    return report.md_table(header, rows)
+    """Key tables: mIoU and AbsRel under each pattern, and the change the shift causes."""
+    parts = []
+    for key, label, up in (report.HEADLINE[0], report.HEADLINE[2]):
+        header = ['model'] + [f'{label} {p}' for p in TEST_PATTERNS] + [
+            'shifted - training pattern', 'shifted - all sensors']
+        rows = [[name] + [report.fmt(m[p].get(key)) for p in TEST_PATTERNS] +
+                [report.signed(_change(m, key, 'training pattern')),
+                 report.signed(_change(m, key, 'all sensors'))]
+                for name, m in result['metrics'].items()]
+        parts.append(report.md_table(header, rows))
+    return '\n\n'.join(parts)
 
 
 def figures(result: Dict, folder: str) -> list:
@@ -99,14 +97,11 @@ def figures(result: Dict, folder: str) -> list:
                    label=name)
         ax.set_xticks(range(len(patterns)), patterns, fontsize=8)
         ax.set_title(f'{label} ({"higher" if up else "lower"} is better)', fontsize=10)
-    axes[0].legend(fontsize=7, loc='lower left')
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)   # head room for the legend
+    axes[0].legend(fontsize=7, loc='upper left', ncol=2)
     fig.suptitle('Scene-tied missingness in training; test with all sensors, the training pattern, '
                  'and a shifted pattern')
-    fig.tight_layout()
-    path = osp.join(folder, FIGURE)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [report.save_figure(fig, folder, FIGURE)]
 
 
 def _rules_text(rules: Dict) -> str:
@@ -121,8 +116,11 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
     for pattern, rules in result['test_patterns'].items():
         out.append(f'- test pattern **{pattern}**: {_rules_text(rules)}')
     out += ['', report.training_lines(result['training']), '',
-            'The drop when the missingness pattern changes (shifted minus training pattern; for '
-            'AbsRel a positive change is worse):', '', summary(result), '']
+            'What the shift costs each model (for mIoU a negative change is a loss, for AbsRel a '
+            'positive one). The patterns remove different sensors -- the shifted one never removes '
+            'depth, the training one does in fog -- so depth metrics are not comparable *across* '
+            'patterns; compare the models within a column, and the change per model:', '',
+            summary(result), '']
     for name, m in result['metrics'].items():
         out += [f'**{name}**, every pattern:', '',
                 report.md_table(report.metric_header('test pattern'), report.metric_rows(m)), '']

@@ -9,7 +9,6 @@ PyTorch eager on this machine's CPU threads).
 """
 from __future__ import annotations
 
-import os.path as osp
 from typing import Dict
 
 from . import report
@@ -46,7 +45,8 @@ def run(settings: Settings, log: Log = print) -> Dict:
                                          settings, log)}
     for task, name in SINGLE.items():
         trained[name] = train(variant(base, tasks=(task, )), name.replace(' ', '_'), settings, log)
-    metrics = {name: evaluate(m, settings, 'all_conditions', log=log) for name, m in trained.items()}
+    metrics = {name: evaluate(m, settings, 'all_conditions', log=log)
+               for name, m in trained.items()}
     log(f'  measuring params, FLOPs and latency at {COST_SIZE[0]}x{COST_SIZE[1]}')
     costs = {name: cost(m, settings.latency_runs) for name, m in trained.items()}
     costs['3 single-task models (sum)'] = {
@@ -85,19 +85,15 @@ def figures(result: Dict, folder: str) -> list:
     axes[4].set_xticks(range(len(names)), names, rotation=30, ha='right', fontsize=8)
     axes[4].set_title(f'CPU latency, ms at {COST_SIZE[0]}x{COST_SIZE[1]}', fontsize=10)
     axes[4].legend(fontsize=7)
-    fig.tight_layout()
-    path = osp.join(folder, FIGURE)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [report.save_figure(fig, folder, FIGURE)]
 
 
 def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
     out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}. Test: '
            'held-out frames of every condition (including the simulated sensor failures), all '
            'sensors the frame has.', '', report.training_lines(result['training']), '',
-           'Metrics on the test frames; params, multiply-adds (GMACs, all three sensors) and median '
-           f'CPU latency (PyTorch, batch 1) at {COST_SIZE[0]}x{COST_SIZE[1]}. A single-task '
+           'Metrics on the test frames; params, multiply-adds (GMACs, all three sensors) and '
+           f'median CPU latency (PyTorch, batch 1) at {COST_SIZE[0]}x{COST_SIZE[1]}. A single-task '
            'model has its task\'s metrics only; the sum row adds up the three single-task models '
            'and shows each one\'s own metric:', '', summary(result), '',
            f'![multi-task vs single-task]({images}/{FIGURE})', '']

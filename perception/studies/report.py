@@ -53,6 +53,15 @@ def pyplot():
     return plt
 
 
+def save_figure(fig, folder: str, name: str) -> str:
+    """Lay out, write as PNG (90 dpi keeps the committed images small) and free a figure."""
+    fig.tight_layout()
+    path = osp.join(folder, name)
+    fig.savefig(path, dpi=90)
+    pyplot().close(fig)
+    return path
+
+
 def heatmap(ax, values, row_labels, col_labels, title: str, higher_is_better: bool) -> None:
     import numpy as np
     data = np.asarray(values, dtype=float)

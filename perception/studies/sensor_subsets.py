@@ -8,7 +8,6 @@ All are tested on the same held-out frames of the conditions without simulated s
 """
 from __future__ import annotations
 
-import os.path as osp
 from typing import Dict
 
 from perception.contract import SENSORS
@@ -63,11 +62,7 @@ def figures(result: Dict, folder: str) -> list:
         report.heatmap(ax, values, list(rows), conds,
                        f'{label} ({"higher" if up else "lower"} is better)', up)
     fig.suptitle('Full model on each sensor subset vs single-sensor models, per condition')
-    fig.tight_layout()
-    path = osp.join(folder, FIGURE)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [report.save_figure(fig, folder, FIGURE)]
 
 
 def summary(result: Dict) -> str:

@@ -80,10 +80,11 @@ def test_splice_section_replaces_only_its_own_block(tmp_path):
     assert text.index('second A') < text.index('first B')   # stays where it was
 
 
-def _args(work_dir, study='all'):
-    return argparse.Namespace(study=study, quick=True, seed=0, iters=None, test_frames=None,
-                              work_dir=str(work_dir), doc=str(work_dir / 'results.md'),
-                              no_docs=False)
+def _args(work_dir, study='all', **changes):
+    values = dict(study=study, quick=True, seed=0, iters=None, test_frames=None,
+                  work_dir=str(work_dir), doc=str(work_dir / 'results.md'), no_docs=False,
+                  render=False)
+    return argparse.Namespace(**dict(values, **changes))
 
 
 def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
@@ -101,9 +102,21 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
         result = json.load(open(folder / 'results.json'))
         for figure in study.FIGURES:
             assert (folder / figure).stat().st_size > 1000
-        md = study.markdown(result, Settings.quick_settings(), f'python tools/study.py {name}', 'img')
-        assert md.startswith(f'## {study.TITLE}') and f'python tools/study.py {name}' in md
-        assert '](img/' in md and 'n/a | n/a | n/a | n/a |' not in study.summary(result)
+        assert result['run']['command'] == f'python tools/study.py {name} --quick --work-dir ' \
+            + str(tmp_path)
+        doc = tmp_path / 'doc' / 'results.md'
+        command.write_docs(study, result, Settings.quick_settings(),
+                           [str(folder / f) for f in study.FIGURES], str(doc))
+        md = doc.read_text()
+        assert f'## {study.TITLE}' in md and f'python tools/study.py {name}' in md
+        for figure in study.FIGURES:
+            assert f'](images/results/{figure})' in md
+            assert (tmp_path / 'doc' / 'images' / 'results' / figure).is_file()
+        assert 'n/a | n/a | n/a | n/a |' not in study.summary(result)
+    # --render reprints a study from its results.json without training
+    capsys.readouterr()
+    assert command.run(_args(tmp_path, 'mnar', render=True)) == 0
+    assert 'shifted - all sensors' in capsys.readouterr().out
     subsets = json.load(open(tmp_path / 'subsets' / 'results.json'))
     assert len(subsets['full']) == 7 and set(subsets['single']) == set(SENSORS)
     assert all('seg/mIoU' in m and 'depth/AbsRel' in m for m in subsets['full'].values())
