@@ -29,24 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate(cfg, checkpoint: str, sensors=None) -> dict:
     """Run the test loop once; ``sensors`` keeps only those sensors (the rest become absent)."""
-    import copy
-
-    from mmengine.runner import Runner
-    cfg = copy.deepcopy(cfg)  # Config.copy() is shallow: pipelines would pile up across subsets
-    cfg.load_from = checkpoint
-    if sensors is not None:
-        pipeline = list(cfg.test_dataloader.dataset.pipeline)
-        # Drop sensors just before packing, after loading/resizing: the rest of the pipeline is as
-        # configured, the network sees zeros and a False mask bit for the others.
-        pipeline.insert(len(pipeline) - 1, dict(type='KeepSensors', sensors=list(sensors)))
-        cfg.test_dataloader.dataset.pipeline = pipeline
-        if cfg.get('subset_eval_conditions'):
-            # Synthetic scenes: leave out simulated sensor failures, which would remove the only
-            # kept sensor of some frames (see configs/_base_/datasets/synthetic_rgbtd.py).
-            cfg.test_dataloader.dataset.conditions = list(cfg.subset_eval_conditions)
-        cfg.experiment_name = f"subset_{'+'.join(sensors)}"
-    runner = Runner.from_cfg(cfg)
-    return runner.test()
+    from perception.engine.testing import run_test_loop
+    if sensors is None:
+        return run_test_loop(cfg, checkpoint)
+    # The network sees zeros and a False mask bit for the dropped sensors. Synthetic scenes: leave
+    # out simulated sensor failures, which would remove the only kept sensor of some frames (see
+    # configs/_base_/datasets/synthetic_rgbtd.py).
+    return run_test_loop(cfg, checkpoint, [dict(type='KeepSensors', sensors=list(sensors))],
+                           conditions=cfg.get('subset_eval_conditions') or None,
+                           experiment_name=f"subset_{'+'.join(sensors)}")
 
 
 def run(args: argparse.Namespace) -> int:

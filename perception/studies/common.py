@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -28,8 +28,8 @@ Log = Callable[[str], None]
 
 @dataclass
 class Settings:
-    """How big a study run is. ``quick()`` is the CI pipeline check: it proves that the code runs
-    end to end, and its numbers mean nothing."""
+    """How big a study run is. ``quick_settings()`` is the CI pipeline check: it proves that the
+    code runs end to end, and its numbers mean nothing."""
     work_dir: str = 'work_dirs/studies'
     seed: int = 0
     iters: int = 500
@@ -61,16 +61,6 @@ class Trained:
     config: Config
     seconds: float
     reused: bool
-
-
-@dataclass
-class Clock:
-    """Wall time of a study and of its parts, for the summary."""
-    start: float = field(default_factory=time.time)
-    parts: Dict[str, float] = field(default_factory=dict)
-
-    def total(self) -> float:
-        return time.time() - self.start
 
 
 # --- configs -------------------------------------------------------------------------------------
@@ -191,24 +181,19 @@ def evaluate(model: Trained, settings: Settings, label: str,
              log: Log = print) -> Dict[str, float]:
     """Metrics of ``model`` on the held-out test split; ``transforms`` run just before packing
     (e.g. ``KeepSensors`` for a sensor subset), ``conditions`` restricts the scenes."""
-    from mmengine.runner import Runner
+    from perception.engine.testing import run_test_loop
     cfg = copy.deepcopy(model.config)
-    cfg.load_from = model.checkpoint
     cfg.custom_hooks = []
     dataset = cfg.test_dataloader.dataset
     dataset.split, dataset.seed = 'test', settings.seed
     dataset.num_samples = settings.test_frames
-    if conditions is not None:
-        dataset.conditions = list(conditions)
-    pipeline = list(dataset.pipeline)
-    dataset.pipeline = pipeline[:-1] + list(transforms) + pipeline[-1:]
     cfg.work_dir = osp.join(osp.dirname(model.checkpoint), 'eval')
-    cfg.experiment_name = f'test_{model.name}_{label}_{int(time.time() * 1e3)}'
     t0 = time.time()
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = run_test_loop(cfg, model.checkpoint, transforms, conditions,
+                              f'test_{model.name}_{label}_{int(time.time() * 1e3)}')
     log(f'  {model.name} on {label}: evaluated {settings.test_frames} frames in '
         f'{time.time() - t0:.0f} s')
-    return {k: float(v) for k, v in metrics.items()}
+    return metrics
 
 
 def save_json(data, path: str) -> None:

@@ -36,11 +36,11 @@ TEST_PATTERNS = {
     'shifted pattern': {'day': {'rgb': 1.0}, 'night': {'thermal': 1.0}, 'fog': {'thermal': 1.0},
                         'glare': {'thermal': 1.0}},
 }
-#: (model name, fusion, with uniform modality dropout)
-MODELS = (('attention + dropout', 'AttentionFusion', True),
-          ('attention, no dropout', 'AttentionFusion', False),
-          ('concat + dropout', 'ConcatFusion', True),
-          ('concat, no dropout (plain baseline)', 'ConcatFusion', False))
+#: (id, name in the tables, fusion, with uniform modality dropout)
+MODELS = (('attention_dropout', 'attention + dropout', 'AttentionFusion', True),
+          ('attention', 'attention, no dropout', 'AttentionFusion', False),
+          ('concat_dropout', 'concat + dropout', 'ConcatFusion', True),
+          ('concat', 'concat, no dropout (plain baseline)', 'ConcatFusion', False))
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
@@ -49,11 +49,10 @@ def run(settings: Settings, log: Log = print) -> Dict:
                    if t['type'] == 'ModalityDropout')
     scene_tied = dict(type='ConditionMissingness', rules=TRAIN_RULES)
     trained = {}
-    for name, fusion, with_dropout in MODELS:
+    for key, name, fusion, with_dropout in MODELS:
         cfg = variant(base, fusion=fusion, train_conditions=TRAIN_CONDITIONS,
                       train_missingness=[scene_tied] + ([dict(dropout)] if with_dropout else []))
-        trained[name] = train(cfg, name.split(' (')[0].replace(' ', '').replace(',', '_'),
-                              settings, log)
+        trained[name] = train(cfg, key, settings, log)
     metrics: Dict[str, Dict[str, Dict[str, float]]] = {}
     for name, model in trained.items():
         metrics[name] = {}

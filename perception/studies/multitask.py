@@ -26,10 +26,9 @@ def cost(model: Trained, runs: int) -> Dict[str, float]:
     """Parameters, multiply-adds and median latency of one forward with every sensor present."""
     import torch
 
-    from perception.deploy.bench_runners import (count_flops, latency_stats, sensor_inputs,
-                                                 time_runner, torch_runner)
-    from perception.models import ExportForward, build_model
-    net = ExportForward(build_model(model.config)).eval()
+    from perception.deploy.bench_runners import (count_flops, latency_stats, perception_model,
+                                                 sensor_inputs, time_runner, torch_runner)
+    net = perception_model(model.config)
     inputs = sensor_inputs(COST_SIZE)
     params = sum(p.numel() for p in net.parameters())
     flops = count_flops(net, inputs)

@@ -80,6 +80,14 @@ def test_splice_section_replaces_only_its_own_block(tmp_path):
     assert text.index('second A') < text.index('first B')   # stays where it was
 
 
+def test_unknown_study_and_render_without_results_are_named(tmp_path):
+    from perception.commands import study as command
+    with pytest.raises(KeyError, match="unknown study 'lidar'.*subsets"):
+        get_study('lidar')
+    with pytest.raises(FileNotFoundError, match='--render needs .*mnar.*results.json'):
+        command.run(_args(tmp_path, 'mnar', render=True))
+
+
 def _args(work_dir, study='all', **changes):
     values = dict(study=study, quick=True, seed=0, iters=None, test_frames=None,
                   work_dir=str(work_dir), doc=str(work_dir / 'results.md'), no_docs=False,
