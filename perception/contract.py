@@ -41,7 +41,16 @@ NORMALIZATION: Dict[str, Dict[str, Tuple[float, ...]]] = {
 }
 
 
-class SensorError(ValueError):
+class PerceptionError(Exception):
+    """An error in what the user gave (input files, configs, calibration), not a bug: the command
+    line prints its message as one ``error: ...`` line (perception/cli.py), without a traceback."""
+
+
+class ConfigError(PerceptionError, ValueError):
+    """A config, calibration, model or other file given to a command is missing or invalid."""
+
+
+class SensorError(PerceptionError, ValueError):
     """Bad sensor input. The message names the sensor, the field, what was expected and the file."""
 
     def __init__(self, sensor: str, field: str, expected: str, got: Any = None,
