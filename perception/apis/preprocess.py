@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from perception.contract import SENSOR_CHANNELS, SENSORS, SensorError
+from perception.sensors.encodings import float_depth
 
 from .spec import ModelSpec
 
@@ -71,12 +72,8 @@ def check_frame(rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] 
                               f'range [{np.nanmin(t)}, {np.nanmax(t)}]')
         given['thermal'] = t
     if depth is not None:
-        d = _check_single('depth', depth, 'metres, 0 = invalid')
-        # NaN/inf are "no measurement" in the contract; negative values mean a wrong unit/encoding.
-        d = np.where(np.isfinite(d), d, np.float32(0)).astype(np.float32, copy=False)
-        if d.size and d.min() < 0:
-            raise SensorError('depth', 'value', 'depth >= 0 m (0 = invalid)', f'minimum {d.min()}')
-        given['depth'] = d
+        # NaN/inf are "no measurement" (REP 117); negative values mean a wrong unit/encoding.
+        given['depth'] = float_depth(_check_single('depth', depth, 'metres, 0 = invalid'))
     if not given:
         raise SensorError(MASK, 'value', f'at least one sensor of {SENSORS}', 'none given')
     ref_name = next(iter(given))
@@ -86,7 +83,9 @@ def check_frame(rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] 
     for name, arr in given.items():
         if arr.shape[:2] != ref:
             raise SensorError(name, 'size', f'the same (H, W) as {ref_name} {tuple(ref)} '
-                              '(sensors are registered to one image plane)', tuple(arr.shape[:2]))
+                              '(sensors are registered to one image plane; for a rig whose '
+                              'cameras differ, give its calibration: perception infer '
+                              '--calibration FILE, docs/registration.md)', tuple(arr.shape[:2]))
     mask = tuple(s in given for s in SENSORS)
     return given, FrameInfo(shape=(int(ref[0]), int(ref[1])), modality_mask=mask)
 

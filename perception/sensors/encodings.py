@@ -52,6 +52,7 @@ class Encoding:
     reader: Optional[Callable[[Site], np.ndarray]] = None   # default: read_image
     suffix: str = '.png'           # suffix the writer uses
     needs_shape: bool = False      # decoding needs the (H, W) of the image plane (point clouds)
+    params: Tuple[str, ...] = ()   # keyword parameters ``from_raw`` takes (e.g. a thermal scaling)
 
     def decode(self, path: PathLike, sensor: str, shape: Optional[Tuple[int, int]] = None,
                **params) -> np.ndarray:
@@ -64,10 +65,11 @@ class Encoding:
                 raise site.error('shape', f'the image-plane size from another sensor '
                                           f'(encoding {self.name!r} projects onto it)', 'none')
             return self.from_raw(raw, site, shape=shape, **params)
-        if params:
-            raise site.error('encoding', f'no parameters for encoding {self.name!r}',
-                             sorted(params))
-        return self.from_raw(raw, site)
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            expected = (f'parameters {list(self.params)}' if self.params else 'no parameters')
+            raise site.error('encoding', f'{expected} for encoding {self.name!r}', unknown)
+        return self.from_raw(raw, site, **params)
 
     def encode(self, value: np.ndarray, sensor: str, path: PathLike = '<memory>') -> np.ndarray:
         if self.to_raw is None:
@@ -201,10 +203,45 @@ def _mfnet_rgb_from_raw(raw, site):
 
 
 # --- thermal -------------------------------------------------------------------------------------
+#: A 3-channel thermal file is read as grey when the 99th percentile of its per-pixel channel
+#: spread (max - min over B, G, R) is at most this share of full scale (8 of 255 grey levels).
+#: Grey written as colour comes back from JPEG with spreads of 0-2 levels (tests/sensors measure it);
+#: a palette (ironbow, rainbow, jet) spreads most pixels by tens to hundreds of levels.
+GREY_TOLERANCE = 8 / 255
+GREY_PERCENTILE = 99.0
+_EXPORT_RAW = ('a colour palette cannot be inverted to temperature: export the raw thermal instead '
+               '(the camera SDK\'s radiometric 16-bit TIFF/PNG -> encoding u16_radiometric, or an 8-bit '
+               'grey "white hot" image -> u8_unit)')
+
+
+def grey_channel(raw: np.ndarray, site: Site, storage: str) -> np.ndarray:
+    """One channel of a thermal image stored as 1 channel or as 3 (nearly) equal channels.
+
+    3 channels are averaged (JPEG noise cancels); channels that disagree beyond
+    ``GREY_TOLERANCE`` mean a colour-mapped image, refused with how to export raw thermal.
+    """
+    if raw.ndim == 2:
+        return raw.astype(np.float32)
+    ch = raw.shape[2] if raw.ndim == 3 else -1
+    if ch != 3:
+        hint = ' (MFNet 4-channel PNG: encoding mfnet_rgba)' if ch == 4 else ''
+        raise site.error('channels', storage + hint, _describe(raw))
+    spread = raw.max(axis=2).astype(np.float32) - raw.min(axis=2)
+    full = float(np.iinfo(raw.dtype).max) if raw.dtype.kind == 'u' else 1.0
+    p = float(np.percentile(spread, GREY_PERCENTILE)) / full
+    if p > GREY_TOLERANCE:
+        raise site.error(
+            'channels', f'{storage}; 3 channels only if they are equal (grey), within '
+            f'{GREY_TOLERANCE * 255:.0f}/255 for the {GREY_PERCENTILE:g}th percentile of the '
+            f'per-pixel channel spread', f'a colour-mapped image (spread {p * 255:.0f}/255): '
+            f'{_EXPORT_RAW}')
+    return raw.astype(np.float32).mean(axis=2, dtype=np.float32)
+
+
 def _unit_from_raw(dtype, scale, storage):
     def from_raw(raw, site):
-        check_stored(raw, site, dtype, (1, ), storage)
-        return raw.astype(np.float32) / np.float32(scale)
+        check_stored(raw, site, dtype, (1, 2, 3, 4), storage)   # grey_channel checks the count
+        return grey_channel(raw, site, storage) / np.float32(scale)
     return from_raw
 
 
@@ -221,6 +258,8 @@ def _mfnet_thermal_from_raw(raw, site):
 
 # --- depth ---------------------------------------------------------------------------------------
 _U16 = '16-bit, 1 channel'
+_GREY8 = '8-bit, 1 channel (or 3 equal channels)'
+_GREY16 = '16-bit, 1 channel (or 3 equal channels)'
 
 
 def _scaled_depth(scale: float, invalid_code: Optional[int] = None):
@@ -271,15 +310,27 @@ def _nyu_disparity_from_raw(raw, site):
     return depth.astype(np.float32)
 
 
+def float_depth(depth: np.ndarray, sensor: str = 'depth', path: Optional[str] = None
+                ) -> np.ndarray:
+    """Float depth in metres by REP 117: NaN (no reading), -inf (too close) and +inf (too far) are
+    invalid -- 0 in the contract, never an error. A negative finite value is no depth at all (inverse
+    depth, disparity, a sign error): SensorError naming how many pixels hold one."""
+    depth = np.asarray(depth, dtype=np.float32)
+    finite = np.isfinite(depth)
+    negative = finite & (depth < 0)
+    count = int(np.count_nonzero(negative))
+    if count:
+        raise SensorError(sensor, 'value', 'depth >= 0 m, or NaN/+-inf for no reading (REP 117); '
+                          'negative values are no depth (inverse depth or disparity?)',
+                          f'{count} of {depth.size} pixels < 0 (minimum {depth[negative].min():.4g})',
+                          path)
+    return np.where(finite, depth, np.float32(0))
+
+
 def _float_from_raw(raw, site):
     if raw.dtype != np.float32 or raw.ndim != 2:
         raise site.error('bit depth', '32-bit float, 1 channel (metres)', _describe(raw))
-    depth = raw.astype(np.float32, copy=True)
-    depth[~np.isfinite(depth)] = 0   # contract: NaN/inf are invalid, represented by 0
-    if depth.min(initial=0) < 0:
-        raise site.error('value', 'depth >= 0 m (metres, not inverse depth or disparity)',
-                         f'minimum {depth.min()}')
-    return depth
+    return float_depth(raw, site.sensor, site.path)
 
 
 def _float_to_raw(value, site):
@@ -309,12 +360,12 @@ for _enc in (
     Encoding('mfnet_rgb', 'rgb', '8-bit, 4 channels PNG (R, G, B, thermal)',
              'channels 1-3 of MFNet\'s 4-channel PNG', 'MFNet (Ha et al., IROS 2017) image format',
              _mfnet_rgb_from_raw),
-    Encoding('u8_unit', 'thermal', '8-bit, 1 channel', 'v / 255', '8-bit normalised thermal (MSRS, '
-             'RoadScene)', _unit_from_raw(np.uint8, 255, '8-bit, 1 channel'),
-             _unit_to_raw(np.uint8, 255)),
-    Encoding('u16_unit', 'thermal', _U16, 'v / 65535', '16-bit thermal (radiometric counts, '
-             'scaled to the full 16-bit range)', _unit_from_raw(np.uint16, 65535, _U16),
-             _unit_to_raw(np.uint16, 65535)),
+    Encoding('u8_unit', 'thermal', _GREY8, 'v / 255 (3 equal channels: their mean)',
+             '8-bit normalised thermal (MSRS, RoadScene; LLVIP, M3FD, TNO store it as 3 channels)',
+             _unit_from_raw(np.uint8, 255, _GREY8), _unit_to_raw(np.uint8, 255)),
+    Encoding('u16_unit', 'thermal', _GREY16, 'v / 65535', '16-bit thermal already scaled to the '
+             'full 16-bit range (the generic layout\'s default)',
+             _unit_from_raw(np.uint16, 65535, _GREY16), _unit_to_raw(np.uint16, 65535)),
     Encoding('mfnet_rgba', 'thermal', '8-bit, 4 channels PNG (R, G, B, thermal)',
              'channel 4 / 255', 'MFNet image format', _mfnet_thermal_from_raw),
     Encoding('uint16_mm', 'depth', _U16, 'v / 1000 m; 0 = invalid',
@@ -333,7 +384,8 @@ for _enc in (
              'NYU toolbox depth_rel2depth_abs.m; Open3D RGBDImage::CreateFromNYUFormat',
              _nyu_disparity_from_raw),
     Encoding('float32_m', 'depth', '32-bit float, 1 channel (.npy or TIFF)',
-             'metres as stored; NaN/inf -> 0 (invalid)', 'this project', _float_from_raw,
+             'metres; NaN, -inf, +inf -> 0 (invalid, REP 117); negative = error',
+             'REP 117 (ROS float depth images)', _float_from_raw,
              _float_to_raw, reader=_read_float_map, suffix='.npy'),
     Encoding('label_u8', 'label', '8-bit, 1 channel PNG', 'class id; 255 = ignore',
              'mmseg label maps', _label_from_raw, _label_to_raw),

@@ -134,7 +134,8 @@ def test_8bit_png_given_to_a_16bit_depth_encoding(tmp_path):
 
 def test_wrong_channel_counts(tmp_path):
     colour = _png(tmp_path / 'c.png', np.zeros((4, 4, 3), np.uint8))
-    _raises(colour, 'u8_unit', 'thermal', 'channels')
+    _raises(_png(tmp_path / 'red.png', np.full((4, 4, 3), (0, 0, 255), np.uint8)), 'u8_unit',
+            'thermal', 'channels')                   # 3 channels only when they are grey
     _raises(colour, 'mfnet_rgba', 'thermal', 'channels')
     _raises(_png(tmp_path / 'a.png', np.zeros((4, 4, 4), np.uint8)), 'rgb8', 'rgb', 'channels')
     _raises(_png(tmp_path / 'c16.png', np.zeros((4, 4, 3), np.uint16)), 'rgb8', 'rgb', 'bit depth')
