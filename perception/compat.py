@@ -18,7 +18,7 @@ What we do (never ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` nor ``weights_only=False`
 
 Checkpoints written by this package then load with ``weights_only=True`` everywhere (resume, test,
 predictor). Files with anything else in them -- including checkpoints saved by stock mmengine with the
-old ``HistoryBuffer`` pickle -- are refused; ``perception.engine.checkpoint`` explains how to strip
+old ``HistoryBuffer`` pickle -- are refused; ``perception.models.checkpoint`` explains how to strip
 them to weights.
 
 A second, smaller problem: mmengine's ``launcher='pytorch'`` calls ``torch.cuda.set_device`` before

@@ -6,7 +6,7 @@
 import argparse
 import os
 
-from perception.engine.checkpoint import make_release_checkpoint
+from perception.models.checkpoint import make_release_checkpoint
 
 
 def main() -> None:

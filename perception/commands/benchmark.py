@@ -61,12 +61,11 @@ def pytorch_runner(spec: Spec) -> Runner:
     """PyTorch eager on CPU, ``forward_export`` (+ ``topk_nms`` with ``postprocess``)."""
     import torch
 
-    from perception.models import build_model, dummy_inputs, topk_nms
-    from perception.models.builder import load_config
+    from perception.models import build_model, dummy_inputs, load_config, topk_nms
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    model = build_model(load_config(spec.config, spec.cfg_options)).eval()
+    model = build_model(load_config(spec.config, spec.cfg_options))
     inputs = dummy_inputs(*spec.shape, batch=spec.batch,
                           mask=[s in spec.sensors for s in SENSORS])
     nms = next((h.nms for h in model.heads.values() if hasattr(h, 'nms')), None)
@@ -81,8 +80,8 @@ def pytorch_runner(spec: Spec) -> Runner:
 
 def onnxruntime_runner(spec: Spec) -> Runner:
     """ONNX Runtime CPU on an exported graph (``--onnx``), same dummy inputs as PyTorch."""
-    from perception.deploy.bench_runners import onnxruntime_runner as ort_runner
-    from perception.deploy.bench_runners import sensor_inputs
+    from perception.benchmark.runners import onnxruntime_runner as ort_runner
+    from perception.benchmark.runners import sensor_inputs
     if not spec.onnx:
         raise ValueError('the onnxruntime backend needs --onnx FILE (from `perception export`)')
     return ort_runner(Path(spec.onnx), sensor_inputs(spec.shape, spec.sensors, spec.batch),
@@ -95,12 +94,12 @@ BACKENDS: Dict[str, Callable[[Spec], Runner]] = {'pytorch': pytorch_runner,
 
 def measure(run: Runner, runs: int, warmup: int) -> List[float]:
     """Wall time of each of ``runs`` calls in ms, after ``warmup`` untimed calls."""
-    from perception.deploy.bench_runners import time_runner
+    from perception.benchmark.runners import time_runner
     return time_runner(run, runs, warmup)
 
 
 def summarise(backend: str, spec: Spec, times: List[float]) -> Stats:
-    from perception.deploy.bench_runners import latency_stats
+    from perception.benchmark.runners import latency_stats
     s = latency_stats(times, spec.batch)
     return Stats(backend, spec.config, tuple(spec.shape), spec.batch, tuple(spec.sensors),
                  len(times), s['median_ms'], s['p90_ms'], s['mean_ms'], s['min_ms'], s['fps'])
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_suite(args: argparse.Namespace) -> int:
-    from perception.deploy.bench_suite import SuiteOptions, run_suite, to_markdown
+    from perception.benchmark.suite import SuiteOptions, run_suite, to_markdown
     sizes = [tuple(int(v) for v in s.lower().split('x')) for s in args.sizes]
     opts = SuiteOptions(args.config, sizes=sizes, runs=args.runs, warmup=args.warmup,
                         calib_num=args.calib_num, int8=not args.no_int8,

@@ -130,7 +130,7 @@ def _report(metrics: Dict[str, float], baseline: Dict[str, float], enforce: bool
 
 def run(args: argparse.Namespace) -> int:
     import perception.registry  # noqa: F401
-    from perception.engine.checkpoint import make_release_checkpoint
+    from perception.models.checkpoint import make_release_checkpoint
     from perception.engine.config import load_config
     t_start = time.perf_counter()
     opts = {}

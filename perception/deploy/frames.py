@@ -86,10 +86,9 @@ def build_dataset(config, split: str = 'test'):
     import perception.registry  # noqa: F401
     from mmengine.registry import DefaultScope
 
+    from perception.models.builder import load_config
     from perception.registry import DATASETS
-
-    from .loading import load_cfg
-    cfg = load_cfg(config)
+    cfg = load_config(config)
     keys = [f'{split}_dataloader'] + (['train_dataloader'] if split == 'calib' else [])
     for key in keys:
         loader = cfg.get(key)

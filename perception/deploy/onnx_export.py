@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -33,7 +33,9 @@ from perception.contract import INPUT_NAMES
 from .frames import Frame, real_frames, synthetic_frames
 from .nms_graph import append_efficient_nms, append_onnx_nms
 from .parity import ParityReport, ParityThresholds, check_parity
-from .wrapper import ExportWrapper
+
+if TYPE_CHECKING:   # the model stack (mmengine, mmdet) is imported where a model is exported
+    from perception.models.export import ExportWrapper
 
 DEFAULT_OPSET = 17     # TensorRT 8.5 (JetPack 5.1) parses up to opset 17; 10.x up to 20+
 EXPORTERS = ('legacy', 'dynamo')
@@ -213,6 +215,7 @@ def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: Expo
                 frames: Optional[Sequence[Frame]] = None,
                 thresholds: Optional[ParityThresholds] = None) -> ExportResult:
     """Export ``model`` (eval mode, CPU) to ``output``; raise ``ParityError`` if parity fails."""
+    from perception.models.export import ExportWrapper
     t0 = time.perf_counter()
     output = Path(output)
     if opts.nms not in ('onnx', 'host', 'trt'):
@@ -259,10 +262,12 @@ def export_from_config(config, checkpoint: Optional[str], output, *,
                        input_size: Optional[Sequence[int]] = None, **options) -> ExportResult:
     """Build the model of ``config`` (random init without ``checkpoint``) and export it. Detection
     thresholds not given (None) come from the config's det head ``nms`` settings."""
-    from .loading import build_model, input_size_of, make_spec, nms_defaults
-    model, cfg, meta = build_model(config, checkpoint, 'cpu')
+    from perception.apis.config_spec import input_size_of, make_spec, nms_defaults
+    from perception.models.builder import build_model, load_config
+    cfg = load_config(config)
+    model = build_model(cfg, checkpoint)
     size = input_size_of(cfg, input_size)
-    base = make_spec(model, cfg, meta, size,
+    base = make_spec(model, cfg, size,
                      source=' '.join(str(p) for p in (config, checkpoint) if p))
     settings = dict(nms_defaults(cfg))
     settings.update({k: v for k, v in options.items() if v is not None})

@@ -9,10 +9,11 @@ Importing this package registers every part in the ``perception`` registry scope
 import mmdet.models  # noqa: F401  (registers mmdet heads, assigners, coders, losses)
 import mmseg.models  # noqa: F401  (registers mmseg backbones, decode heads, losses)
 
-from .builder import ExportForward, build_model, build_module, dummy_inputs
+from .builder import build_model, build_module, load_config
 from .data_preprocessor import MultiSensorDataPreprocessor
 from .decoders import PlainDecoder, TaskExpertDecoder
 from .encoders import LiteNet, MultiSensorEncoder
+from .export import ExportForward, ExportWrapper, dummy_inputs
 from .fusion import AttentionFusion, ConcatFusion, SumFusion
 from .heads import DenseDetHead, DepthHead, SegHead
 from .losses import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
@@ -21,9 +22,9 @@ from .perceptor import MultiTaskPerceptor
 from .postprocess import topk_nms
 
 __all__ = [
-    'ExportForward', 'build_model', 'build_module', 'dummy_inputs', 'MultiSensorDataPreprocessor',
-    'PlainDecoder',
-    'TaskExpertDecoder', 'LiteNet', 'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
+    'ExportForward', 'ExportWrapper', 'build_model', 'build_module', 'dummy_inputs', 'load_config',
+    'MultiSensorDataPreprocessor', 'PlainDecoder', 'TaskExpertDecoder', 'LiteNet',
+    'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
     'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
     'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',
     'MultiTaskPerceptor', 'topk_nms'

@@ -1,20 +1,26 @@
-"""Building the model and its parts from configs.
+"""Building the model and its parts from configs: the one ``load_config`` and the one ``build_model``.
 
 ``build_module`` is ``MODELS.build`` plus one fix: a part from another OpenMMLab package
 (``type='mmdet.RTMDetSepBNHead'``) is built with that package as the default scope (``_scope_``).
 Without it, the nested builds inside the mmdet/mmseg class (its losses, box coder, assigner) would be
 looked up in the caller's ``perception`` scope and fail with "not in the perception registry".
+
+Every entry point (training, test, export, the PyTorch backend of the Predictor, the benchmark)
+reads configs with ``load_config`` and builds models with ``build_model``.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+import os.path as osp
+from pathlib import Path
+from typing import Any, Optional, Union
 
-import torch
 from mmengine.config import Config, ConfigDict
-from torch import Tensor, nn
+from torch import nn
 
-from perception.contract import SENSOR_CHANNELS, SENSORS
 from perception.registry import MODELS
+
+#: A config file path, a loaded ``Config``, or a model dict.
+ConfigLike = Union[str, Path, Config, dict]
 
 
 def build_module(cfg: dict) -> nn.Module:
@@ -25,44 +31,58 @@ def build_module(cfg: dict) -> nn.Module:
     return MODELS.build(cfg)
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    cfg = Config.fromfile(path)
+def load_config(config: Union[str, Path, Config], cfg_options: Optional[dict] = None) -> Config:
+    """A config file (or an already loaded ``Config``, returned as is) with ``cfg_options`` merged.
+
+    Args:
+        config: path of a config file, or a ``Config``.
+        cfg_options: ``--cfg-options`` style overrides (``{'model.tasks': ('seg', )}``).
+
+    Returns:
+        The ``Config``, with ``default_scope`` set to ``'perception'`` when the file has none.
+    """
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        if not osp.isfile(str(config)):
+            raise FileNotFoundError(f'config file not found: {config}')
+        cfg = Config.fromfile(str(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    cfg.setdefault('default_scope', 'perception')
     return cfg
 
 
-def build_model(cfg: Union[str, Config, dict]) -> nn.Module:
-    """A model from a config file, a loaded ``Config`` (its ``model``) or a model dict."""
+def build_model(config: ConfigLike, checkpoint: Optional[str] = None,
+                device: str = 'cpu') -> nn.Module:
+    """The model of a config, in eval mode, with the weights of ``checkpoint`` when given.
+
+    Args:
+        config: config file path, loaded ``Config`` (its ``model`` is built) or a model dict.
+        checkpoint: weights file, read with the safe (``weights_only``) loader; its
+            ``meta['dataset_meta']`` (class names) becomes ``model.dataset_meta``, as in mmdet's
+            ``init_detector``. Without it the weights are the random initialisation.
+        device: where the model is moved.
+
+    Returns:
+        The ``nn.Module`` (eval mode, on ``device``).
+    """
     import perception.models  # noqa: F401  (registers the model parts)
-    if isinstance(cfg, str):
-        cfg = load_config(cfg)
+    from mmengine.registry import DefaultScope
+    cfg: Any = load_config(config) if isinstance(config, (str, Path)) else config
+    scope = cfg.get('default_scope', 'perception') if isinstance(cfg, Config) else 'perception'
     if isinstance(cfg, Config) or 'model' in cfg:
         cfg = cfg['model']
-    return build_module(cfg)
-
-
-def dummy_inputs(height: int, width: int, batch: int = 1,
-                 mask: Sequence[bool] = (True, ) * len(SENSORS), seed: int = 0):
-    """Normalised random sensor tensors + mask, in the ``forward_export`` argument order."""
-    gen = torch.Generator().manual_seed(seed)
-    tensors = [torch.randn(batch, SENSOR_CHANNELS[s], height, width, generator=gen)
-               for s in SENSORS]
-    m = torch.tensor([list(mask)] * batch, dtype=torch.float32)
-    return (*tensors, m)
-
-
-def export_inputs_dict(args: Sequence[Tensor]) -> dict:
-    return dict(zip((*SENSORS, 'modality_mask'), args))
-
-
-class ExportForward(nn.Module):
-    """``forward_export`` as a tuple-returning ``forward``: tracers and FLOP counters want tensors,
-    not a dict (used by tools/analysis/get_flops.py and the benchmark)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *inputs):
-        return tuple(self.model.forward_export(*inputs).values())
+    with DefaultScope.overwrite_default_scope(scope):
+        model = build_module(cfg)
+    if checkpoint:
+        from .checkpoint import load_checkpoint_file, state_dict_of
+        ckpt = load_checkpoint_file(str(checkpoint))
+        missing, unexpected = model.load_state_dict(state_dict_of(ckpt), strict=False)
+        if missing or unexpected:
+            raise RuntimeError(f'{checkpoint} does not fit {cfg.get("type")}: missing keys '
+                               f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
+        dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
+        if dataset_meta:
+            model.dataset_meta = dict(dataset_meta)
+    return model.to(device).eval()

@@ -35,7 +35,7 @@ def build_predictor(model_path: str, backend: str = 'onnxruntime',
         raise FileNotFoundError(f'parameter model_path: {model_path} does not exist (expected a model '
                                 'file, or module:attribute naming a custom predictor)')
     try:
-        from perception import Predictor
+        from perception.apis import Predictor
     except ImportError as err:
         raise ImportError(f'perception.Predictor is not importable ({err}); install the deployment '
                           'extra (pip install perception[deploy]) on this machine') from err

@@ -26,8 +26,8 @@ def cost(model: Trained, runs: int) -> Dict[str, float]:
     """Parameters, multiply-adds and median latency of one forward with every sensor present."""
     import torch
 
-    from perception.deploy.bench_runners import (count_flops, latency_stats, perception_model,
-                                                 sensor_inputs, time_runner, torch_runner)
+    from perception.benchmark.runners import (count_flops, latency_stats, perception_model,
+                                              sensor_inputs, time_runner, torch_runner)
     net = perception_model(model.config)
     inputs = sensor_inputs(COST_SIZE)
     params = sum(p.numel() for p in net.parameters())

@@ -26,9 +26,9 @@ def calib_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope='session')
 def nano_checkpoint(tmp_path_factory) -> Path:
     """Random-init nano weights saved as a checkpoint, so export and PyTorch predictor share them."""
-    from perception.deploy.loading import build_model
+    from perception.models import build_model
     torch.manual_seed(0)
-    model, _, _ = build_model(NANO_CONFIG)
+    model = build_model(NANO_CONFIG)
     path = tmp_path_factory.mktemp('ckpt') / 'nano_random.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path

@@ -2,8 +2,9 @@
 import pytest
 
 from perception.commands.benchmark import Spec, benchmark
-from perception.deploy import bench_runners as br
-from perception.deploy.bench_suite import Row, SuiteOptions, SuiteResult, to_markdown
+from perception.benchmark import runners as br
+from perception.benchmark.suite import Row, SuiteOptions, SuiteResult, to_markdown
+from perception.models.export import ExportForward
 
 from deploy_helpers import NANO_CONFIG, TINY_SIZE
 
@@ -19,7 +20,7 @@ def test_onnxruntime_backend_times_an_exported_graph(tiny_exports):
 
 
 def test_flops_and_peak(tiny_model):
-    macs = br.count_flops(br.ExportForward(tiny_model), br.sensor_inputs(TINY_SIZE))
+    macs = br.count_flops(ExportForward(tiny_model), br.sensor_inputs(TINY_SIZE))
     # stem: 3x3 conv 5->8 at H/2 x W/2 alone is 5*8*9 MACs per output pixel
     assert macs > 5 * 8 * 9 * (TINY_SIZE[0] // 2) * (TINY_SIZE[1] // 2)
     assert br.matmul_peak_gflops(n=128, repeats=2) > 0

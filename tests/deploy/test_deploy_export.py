@@ -99,7 +99,7 @@ def test_perturbed_weights_fail_parity_loudly(tiny_model, tiny_exports):
     from perception.deploy.onnx_export import cpu_session, ort_runner, parity_frames
     from perception.apis.preprocess import preprocess
     from perception.deploy.parity import check_parity
-    from perception.deploy.wrapper import ExportWrapper
+    from perception.models.export import ExportWrapper
     broken = copy.deepcopy(tiny_model)
     with torch.no_grad():   # classes swapped in the seg and det heads, depth shifted by 5 cm
         for conv in (broken.seg, broken.cls):

@@ -63,7 +63,7 @@ def test_onnx_nms_tail_equals_host_nms(seed):
 
 def test_host_nms_matches_model_topk_nms():
     """The wrapper's top-K candidates + host NMS == the model package's PyTorch reference."""
-    from perception.deploy.wrapper import ExportWrapper
+    from perception.models.export import ExportWrapper
     from perception.models.postprocess import topk_nms
     rng = np.random.default_rng(3)
     n, c = 400, 4

@@ -28,10 +28,9 @@ def complexity(config: str, shape: Sequence[int], cfg_options: Dict = None,
     from mmengine.analysis import get_model_complexity_info
     from mmengine.logging import MMLogger
 
-    from perception.models import ExportForward, build_model, dummy_inputs
-    from perception.models.builder import load_config
+    from perception.models import ExportForward, build_model, dummy_inputs, load_config
 
-    model = build_model(load_config(config, cfg_options)).eval()
+    model = build_model(load_config(config, cfg_options))
     # the analyser warns once per op it does not count (activations, norms): noise here
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     with torch.no_grad():

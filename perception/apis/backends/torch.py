@@ -13,7 +13,7 @@ class TorchBackend:
     name = 'torch'
 
     def __init__(self, model, spec: ModelSpec, device: str = 'cpu', seg_output: str = 'labels'):
-        from perception.deploy.wrapper import ExportWrapper
+        from perception.models.export import ExportWrapper
         self.device = device
         self.wrapper = ExportWrapper(model, pre_nms_topk=spec.pre_nms_topk,
                                      seg_output=seg_output).to(device).eval()
@@ -28,10 +28,13 @@ class TorchBackend:
     @classmethod
     def from_config(cls, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                     input_size: Optional[Sequence[int]] = None, **spec_options) -> 'TorchBackend':
-        from perception.deploy.loading import build_model, input_size_of, make_spec
-        model, cfg, meta = build_model(config, checkpoint, device)
+        from perception.models.builder import build_model, load_config
+
+        from ..config_spec import input_size_of, make_spec
+        cfg = load_config(config)
+        model = build_model(cfg, checkpoint, device)
         size = input_size_of(cfg, input_size)
-        spec = make_spec(model, cfg, meta, size, nms='host',
+        spec = make_spec(model, cfg, size, nms='host',
                          source=' '.join(str(p) for p in (config, checkpoint) if p),
                          **spec_options)
         return cls(model, spec, device)

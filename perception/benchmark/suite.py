@@ -27,7 +27,7 @@ import torch
 
 from perception.contract import SENSORS
 
-from . import bench_runners as br
+from . import runners as br
 
 Size = Tuple[int, int]
 
@@ -70,13 +70,15 @@ class SuiteResult:
 
 def _export(config, size: Size, folder: Path, int8: bool, calib_num: int) -> Dict[str, Path]:
     """ONNX FP32 (+ INT8 Q/DQ) of the host graph at ``size``, parity-checked on one frame."""
-    from .frames import synthetic_frames
-    from .loading import build_model, make_spec, nms_defaults
-    from .onnx_export import ExportOptions, export_onnx
-    from .quantize import export_int8
-    model, cfg, meta = build_model(config)
+    from perception.apis.config_spec import make_spec, nms_defaults
+    from perception.deploy.frames import synthetic_frames
+    from perception.deploy.onnx_export import ExportOptions, export_onnx
+    from perception.deploy.quantize import export_int8
+    from perception.models.builder import build_model, load_config
+    cfg = load_config(config)
+    model = build_model(cfg)
     opts = ExportOptions(input_size=size, nms='host', **nms_defaults(cfg))
-    base = make_spec(model, cfg, meta, size, source=str(config))
+    base = make_spec(model, cfg, size, source=str(config))
     fp32 = folder / f'nano_{size[0]}x{size[1]}.onnx'
     res = export_onnx(model, fp32, base, opts, frames=synthetic_frames(1, size))
     out = {'fp32': fp32}
@@ -89,7 +91,7 @@ def _export(config, size: Size, folder: Path, int8: bool, calib_num: int) -> Dic
 
 
 def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteResult:
-    from .wrapper import ExportWrapper
+    from perception.models.export import ExportForward, ExportWrapper
     t0 = time.perf_counter()
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -114,7 +116,7 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
             # slow the next PyTorch measurement by ~30 % on two cores.
             gc.collect()
             wrapper = ExportWrapper(files['model']).eval()
-            gmacs = br.count_flops(br.ExportForward(files['model']), br.sensor_inputs(size)) / 1e9
+            gmacs = br.count_flops(ExportForward(files['model']), br.sensor_inputs(size)) / 1e9
             subsets = _subsets() if (opts.subsets and i == 0) else [SENSORS]
             for sensors in subsets:
                 group = 'backends' if tuple(sensors) == SENSORS else 'subsets'
@@ -160,8 +162,8 @@ def _cuda_rows(result: SuiteResult, add, name, wrapper, size, gmacs) -> None:
 
 
 def _model_rows(opts: SuiteOptions, add, name: str, size: Size) -> None:
-    from .loading import load_cfg
-    cfg = load_cfg(opts.config)
+    from perception.models.builder import load_config
+    cfg = load_config(opts.config)
     classes = dict(cfg.model.get('num_classes') or {})
     models = [(f'{name} (seg+det+depth)', lambda: br.perception_model(opts.config))]
     for task in ('seg', 'det', 'depth'):

@@ -1,44 +1,19 @@
-"""Config (+ checkpoint) -> model and its ``ModelSpec``: shared by export, the PyTorch backend,
-quantisation and the benchmark, so every one of them sees the same classes, normalisation and size."""
+"""The ``ModelSpec`` of a config's model: classes, normalisation, input size and detection settings
+as the config and the model declare them. Shared by the PyTorch backend and the exporter
+(``perception.deploy``), so both see the same classes, normalisation and size.
+
+Reads configs duck-typed (``cfg.get``); torch is imported only to probe a model's outputs.
+"""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
-from perception.apis.spec import ModelSpec
 from perception.contract import NORMALIZATION, SENSORS
+
+from .spec import ModelSpec
 
 #: Network size when neither the caller nor the config (``input_size = (H, W)``) gives one.
 DEFAULT_INPUT_SIZE = (256, 320)
-ConfigLike = Union[str, Path, Any]   # path or mmengine.Config
-
-
-def load_cfg(config: ConfigLike):
-    from mmengine.config import Config
-    if isinstance(config, Config):
-        return config
-    from perception.engine.config import load_config
-    return load_config(str(config))
-
-
-def build_model(config: ConfigLike, checkpoint: Optional[str] = None, device: str = 'cpu'):
-    """Build ``cfg.model`` in the perception scope, load weights safely; returns (model, cfg, meta)."""
-    import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
-    from mmengine.registry import DefaultScope
-    from perception.registry import MODELS
-    cfg = load_cfg(config)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'perception')):
-        model = MODELS.build(cfg.model)
-    meta: Dict[str, Any] = {}
-    if checkpoint:
-        from perception.engine.checkpoint import load_checkpoint_file, state_dict_of
-        ckpt = load_checkpoint_file(str(checkpoint))
-        missing, unexpected = model.load_state_dict(state_dict_of(ckpt), strict=False)
-        if missing or unexpected:
-            raise RuntimeError(f'{checkpoint} does not fit {cfg.model.get("type")}: missing keys '
-                               f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
-        meta = dict(ckpt.get('meta') or {})
-    return model.to(device).eval(), cfg, meta
 
 
 def input_size_of(cfg, input_size: Optional[Sequence[int]] = None) -> Tuple[int, int]:
@@ -66,9 +41,8 @@ def nms_defaults(cfg) -> Dict[str, Any]:
     return {names[k]: v for k, v in nms.items() if k in names}
 
 
-def _metainfo_candidates(model, cfg, meta: Dict[str, Any]):
-    yield meta.get('dataset_meta') or {}
-    yield getattr(model, 'dataset_meta', None) or {}
+def _metainfo_candidates(model, cfg) -> Iterator[Dict[str, Any]]:
+    yield getattr(model, 'dataset_meta', None) or {}   # from the checkpoint (build_model)
     yield cfg.get('metainfo') or {}
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         dataset = (cfg.get(loader) or {}).get('dataset') or {}
@@ -84,11 +58,10 @@ def _metainfo_candidates(model, cfg, meta: Dict[str, Any]):
         return
 
 
-def class_names(model, cfg, meta: Dict[str, Any], num_seg: Optional[int],
-                num_det: Optional[int]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+def class_names(model, cfg, num_seg: Optional[int], num_det: Optional[int]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """Class names whose counts match the outputs; generic names when no source has them."""
     seg, det = None, None
-    for info in _metainfo_candidates(model, cfg, meta):
+    for info in _metainfo_candidates(model, cfg):
         seg_c = info.get('seg_classes') or info.get('classes')
         det_c = info.get('det_classes')
         if seg is None and seg_c is not None and num_seg is not None and len(seg_c) == num_seg:
@@ -113,13 +86,26 @@ def probe_output_shapes(model, input_size: Tuple[int, int]) -> Dict[str, tuple]:
     return {k: tuple(v.shape) for k, v in out.items()}
 
 
-def make_spec(model, cfg, meta: Dict[str, Any], input_size: Tuple[int, int], *,
-              nms: str = 'host', outputs: Sequence[str] = (), source: str = '',
-              **options) -> ModelSpec:
+def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
+              outputs: Sequence[str] = (), source: str = '', **options) -> ModelSpec:
+    """The spec of ``model`` built from ``cfg`` (``build_model``), run at ``input_size``.
+
+    Args:
+        model: the built model (its ``dataset_meta``, from the checkpoint, names the classes first).
+        cfg: its config (normalisation, det-head NMS settings, dataset metainfo).
+        input_size: (H, W) the network runs at.
+        nms: detection post-processing mode (``'none'`` when the model has no detection head).
+        outputs: graph output names, when known.
+        source: where the weights came from (config and checkpoint paths), for the record.
+        **options: detection settings overriding the config's (``None`` values are ignored).
+
+    Returns:
+        The ``ModelSpec``.
+    """
     shapes = probe_output_shapes(model, input_size)
     num_seg = shapes['seg_logits'][1] if 'seg_logits' in shapes else None
     num_det = shapes['det_scores'][2] if 'det_scores' in shapes else None
-    seg, det = class_names(model, cfg, meta, num_seg, num_det)
+    seg, det = class_names(model, cfg, num_seg, num_det)
     if num_det is None:
         nms = 'none'
     settings = nms_defaults(cfg)

@@ -1,4 +1,11 @@
-"""``ExportWrapper``: the model's export contract plus the graph-side output stage, as one nn.Module.
+"""The model as deployment sees it: ``forward_export``'s argument order and the modules that wrap it.
+
+* ``dummy_inputs``: normalised random sensor tensors + mask, in the ``forward_export`` argument order;
+* ``ExportForward``: ``forward_export`` as a tuple-returning ``forward`` (tracers, FLOP counters);
+* ``ExportWrapper``: the model's export contract plus the graph-side output stage, as one nn.Module.
+  The exporter (``perception.deploy``) traces it and the PyTorch backend of the Predictor
+  (``perception.apis``) runs it, so it lives next to the model, below both.
+
 
 What it adds to ``model.forward_export`` (normalised inputs -> seg_logits, det_boxes (B, N, 4),
 det_scores (B, N, C) sigmoid, depth_pred):
@@ -15,12 +22,36 @@ The PyTorch backend of the Predictor runs this same module, so all backends shar
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from perception.contract import INPUT_NAMES, SENSOR_CHANNELS, SENSORS
+
 SEG_OUTPUTS = ('labels', 'logits', 'both')
+
+
+def dummy_inputs(height: int, width: int, batch: int = 1,
+                 mask: Sequence[bool] = (True, ) * len(SENSORS), seed: int = 0):
+    """Normalised random sensor tensors + mask, in the ``forward_export`` argument order."""
+    gen = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(batch, SENSOR_CHANNELS[s], height, width, generator=gen)
+               for s in SENSORS]
+    m = torch.tensor([list(mask)] * batch, dtype=torch.float32)
+    return (*tensors, m)
+
+
+class ExportForward(nn.Module):
+    """``forward_export`` as a tuple-returning ``forward``: tracers and FLOP counters want tensors,
+    not a dict (used by tools/analysis/get_flops.py and the benchmark)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        return tuple(self.model.forward_export(*inputs).values())
 
 
 class ExportWrapper(nn.Module):
@@ -76,7 +107,6 @@ class ExportWrapper(nn.Module):
     def run_numpy(self, inputs: Dict) -> Dict:
         """numpy in, numpy out (the PyTorch backend and the parity reference)."""
         device = next(self.parameters()).device
-        args = [torch.from_numpy(inputs[n]).to(device) for n in
-                ('rgb', 'thermal', 'depth', 'modality_mask')]
+        args = [torch.from_numpy(inputs[n]).to(device) for n in INPUT_NAMES]
         values = self(*args)
         return {n: v.detach().cpu().numpy() for n, v in zip(self.output_names, values)}

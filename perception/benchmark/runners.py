@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from perception.contract import INPUT_NAMES, SENSORS
-from perception.models.builder import ExportForward
 
 Runner = Callable[[], None]
 
@@ -29,7 +28,7 @@ RTMDET_TINY = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 
 def sensor_inputs(shape: Sequence[int], sensors: Sequence[str] = SENSORS, batch: int = 1,
                   device: str = 'cpu') -> Tuple[torch.Tensor, ...]:
-    from perception.models import dummy_inputs
+    from perception.models.export import dummy_inputs
     return tuple(t.to(device) for t in dummy_inputs(*shape, batch=batch,
                                                      mask=[s in sensors for s in SENSORS]))
 
@@ -37,16 +36,16 @@ def sensor_inputs(shape: Sequence[int], sensors: Sequence[str] = SENSORS, batch:
 # --- models --------------------------------------------------------------------------------------
 def perception_model(config, tasks: Optional[Sequence[str]] = None) -> nn.Module:
     """A perception config's model, optionally with only ``tasks`` (same encoders and fusion)."""
-    from perception.deploy.loading import build_model, load_cfg
-    cfg = load_cfg(config)
+    from perception.models.builder import build_model, load_config
+    from perception.models.export import ExportForward
+    cfg = load_config(config)
     if tasks is not None:
         cfg = copy.deepcopy(cfg)  # Config.copy() is shallow: it would edit the caller's config
         cfg.model.tasks = tuple(tasks)
         weighting = cfg.model.get('task_weighting') or {}
         if weighting.get('weights'):    # weights of disabled tasks are rejected by the model
             weighting['weights'] = {t: w for t, w in weighting['weights'].items() if t in tasks}
-    model, _, _ = build_model(cfg)
-    return ExportForward(model).eval()
+    return ExportForward(build_model(cfg)).eval()
 
 
 class _OpenMMLabTensorForward(nn.Module):
