@@ -227,9 +227,18 @@ class PerceptionCore:
         # A broken driver at 30 Hz must not flood the log: first occurrence, then every few seconds.
         now = self.clock()
         last = self._last_log.get(key)
-        if last is None or now - last >= LOG_THROTTLE_S:
-            self._last_log[key] = now
-            getattr(self.log, level)(text)
+        if last is not None and now - last < LOG_THROTTLE_S:
+            return
+        self._last_log[key] = now
+        # One call site per severity: rclpy's logger binds the first severity logged from a call site
+        # (file, line, bytecode offset) to that site and raises ValueError when it logs at another, so a
+        # shared getattr(self.log, level)(text) would kill the node when a warning follows an error.
+        if level == 'error':
+            self.log.error(text)
+        elif level == 'warning':
+            self.log.warning(text)
+        else:
+            raise ValueError(f'log level {level!r}; expected error or warning')
 
 
 def counters_summary(stats: Mapping[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """The node core in-process, driven by a fake clock: synchronised sets reach the predictor, outputs are
 stamped like the input, stale sensors degrade and recover, malformed input is skipped, slow inference
 drops to the newest set."""
+import inspect
 import logging
 import time
 
@@ -26,14 +27,42 @@ class Clock:
         return self.t
 
 
+class CallSiteLogger:
+    """rclpy's logger rule (rclpy/impl/rcutils_logger.py, ``CallerId``): the first severity logged
+    from a call site -- the caller's function, file, line and bytecode offset -- is bound to that site,
+    and logging another severity from it raises ``ValueError``. The real logger is exercised in
+    tests/ros/real; this double keeps the rule under test where rclpy is absent."""
+
+    def __init__(self):
+        self.sites = {}
+        self.records = []
+
+    def _log(self, severity, message):
+        frame = inspect.currentframe().f_back.f_back          # the caller of info()/warning()/error()
+        site = (frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno, frame.f_lasti)
+        if self.sites.setdefault(site, severity) != severity:
+            raise ValueError('Logger severity cannot be changed between calls.')
+        self.records.append((severity, message))
+
+    def info(self, message):
+        self._log('info', message)
+
+    def warning(self, message):
+        self._log('warning', message)
+
+    def error(self, message):
+        self._log('error', message)
+
+
 class Harness:
-    def __init__(self, predictor=None, **cfg):
+    def __init__(self, predictor=None, logger=None, **cfg):
         self.clock = Clock()
         self.out = []
         self.predictor = predictor or ToyPredictor()
         self.config = NodeConfig(**{'stale_timeout': 0.3, 'slop': 0.01, **cfg})
         self.core = PerceptionCore(self.config, self.predictor,
-                                   lambda name, msg: self.out.append((name, msg)), clock=self.clock)
+                                   lambda name, msg: self.out.append((name, msg)), clock=self.clock,
+                                   logger=logger)
 
     def images(self, index, sensors=('rgb', 'thermal', 'depth')):
         rgb, thermal, depth, _ = synthetic_frame(index)
@@ -197,6 +226,37 @@ def test_predictor_failure_and_bad_result_do_not_stop_the_node(caplog):
     assert (stats['predictor_errors'], stats['output_errors'], stats['processed']) == (1, 1, 1)
     assert any('CUDA error' in r.message for r in caplog.records)
     assert any('seg_labels: expected shape (96, 128)' in r.message for r in caplog.records)
+
+
+class FailsFirst(ToyPredictor):
+    """Raises on its first call (a GPU out of memory once), then works."""
+
+    def __call__(self, **kw):
+        result = super().__call__(**kw)
+        if len(self.calls) == 1:
+            raise RuntimeError('CUDA error: out of memory')
+        return result
+
+
+@pytest.mark.parametrize('first', ['predictor_error', 'malformed'])
+def test_an_error_and_a_warning_in_either_order_keep_an_rclpy_style_logger_working(first):
+    """A predictor error and a malformed image log at two severities: with rclpy's per-call-site
+    severity rule, logging both from one call site raised ValueError (out of the subscription
+    callback, which stops rclpy's executor)."""
+    log = CallSiteLogger()
+    h = Harness(FailsFirst(), logger=log)
+    malformed = h.images(1)['thermal']
+    malformed.encoding = 'yuv422'
+    if first == 'malformed':
+        assert h.core.on_image('thermal', malformed) == []
+        h.frame(2)                              # the predictor raises on this set
+    else:
+        h.frame(0)
+        assert h.core.on_image('thermal', malformed) == []
+    assert [s for s, m in log.records if 'predictor failed' in m or 'malformed' in m] == (
+        ['warning', 'error'] if first == 'malformed' else ['error', 'warning'])
+    assert len(h.frame(3)) == 1 and h.core.stats()['processed'] == 1      # and the node goes on
+    assert h.core.stats()['predictor_errors'] == 1 and h.core.stats()['malformed.thermal'] == 1
 
 
 def test_camera_info_is_passed_through_with_the_output_stamp():
