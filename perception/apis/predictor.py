@@ -37,10 +37,13 @@ class Predictor:
                  *, backend: Optional[str] = None, device: str = 'cpu',
                  providers: Optional[Sequence] = None, input_size: Optional[Sequence[int]] = None,
                  score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
-                 max_det: Optional[int] = None):
+                 max_det: Optional[int] = None, registration=None):
         """``model``: a config (path or mmengine Config) [+ ``checkpoint``], an ``.onnx`` file, a
         TensorRT engine (``.engine``/``.plan``/``.trt``), or a ready backend object. ``backend``
-        ('torch', 'onnxruntime', 'tensorrt') is optional and must agree with the model file."""
+        ('torch', 'onnxruntime', 'tensorrt') is optional and must agree with the model file.
+        ``registration`` (perception.sensors.registration.Registration, e.g. from
+        ``load_calibration(FILE)``) warps thermal and depth onto the colour camera's grid first."""
+        self.registration = registration
         self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size)
         if backend not in (None, 'auto') and ALIASES.get(backend, backend) != self.backend.name:
             raise ValueError(f'backend={backend!r} does not fit {model!r}, which runs on '
@@ -72,6 +75,10 @@ class Predictor:
 
     def prepare(self, rgb=None, thermal=None, depth=None) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
         """The network inputs for one frame (what calibration and parity feed the graphs)."""
+        if self.registration is not None:   # outside the thermal view: the mean, i.e. 0 after norm
+            fill = self.spec.normalization['thermal']['mean'][0]
+            on_rgb = self.registration.apply(rgb, thermal, depth, thermal_fill=fill)
+            rgb, thermal, depth = on_rgb['rgb'], on_rgb['thermal'], on_rgb['depth']
         return preprocess(self.spec, rgb=rgb, thermal=thermal, depth=depth)
 
     def __call__(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
