@@ -157,9 +157,10 @@ class NodeConfig:
 
 
 def load_params_file(path: str | Path, node_name: str = 'perception_node') -> NodeConfig:
-    """Read a ROS 2 parameters YAML (``<node>: ros__parameters: {...}``; ``/**`` also matches)."""
+    """Read a ROS 2 parameters YAML (``<node>: ros__parameters: {...}``; ``/**/<node>`` and ``/**``
+    also match, as they do for the node in any namespace)."""
     doc = yaml.safe_load(Path(path).read_text()) or {}
-    for key in (node_name, f'/{node_name}', '/**'):
+    for key in (node_name, f'/{node_name}', f'/**/{node_name}', '/**'):
         section = doc.get(key)
         if isinstance(section, dict) and 'ros__parameters' in section:
             return NodeConfig.from_params(section['ros__parameters'], node_name)

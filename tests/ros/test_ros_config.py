@@ -1,5 +1,7 @@
 """Node parameters and the ament package around them (what can be checked without colcon/rclpy)."""
 import ast
+import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,7 +18,7 @@ PARAMS = PKG / 'config' / 'params.yaml'
 def test_params_yaml_loads_and_documents_every_parameter():
     config = load_params_file(PARAMS)
     assert config == NodeConfig()              # the YAML states the defaults, nothing else
-    section = yaml.safe_load(PARAMS.read_text())['perception_node']['ros__parameters']
+    section = yaml.safe_load(PARAMS.read_text())['/**/perception_node']['ros__parameters']
 
     def flat(d, prefix=''):
         for k, v in d.items():
@@ -49,6 +51,31 @@ def test_bad_parameters_are_named(params, match):
         NodeConfig.from_params(params)
 
 
+def rclpy_node_key_matches(key: str, node_fqn: str) -> bool:
+    """rclpy's rule for the node keys of a parameters file (rclpy/src/rclpy/node.cpp,
+    ``_populate_node_parameters_from_rcl_params``): a leading '/' is added, then '/*' stands for one
+    name token and '/**' for any number of them, and the key must match the node's full name."""
+    key = key if key.startswith('/') else '/' + key
+    return re.fullmatch(key.replace('/*', r'(/\w+)'), node_fqn) is not None
+
+
+def test_the_rclpy_key_rule_as_written_here():
+    assert rclpy_node_key_matches('perception_node', '/perception_node')
+    assert not rclpy_node_key_matches('perception_node', '/robot1/perception_node')
+    assert rclpy_node_key_matches('/**', '/robot1/perception_node')
+    assert rclpy_node_key_matches('/*/perception_node', '/robot1/perception_node')
+    assert not rclpy_node_key_matches('/*/perception_node', '/perception_node')
+
+
+@pytest.mark.parametrize('node_fqn', ['/perception_node', '/robot1/perception_node',
+                                      '/fleet/robot1/perception_node'])
+def test_shipped_params_file_reaches_the_node_in_any_namespace(node_fqn):
+    """With ``namespace:=X`` a bare ``perception_node:`` key matched nothing: every value of the file
+    was dropped without a word (the real launch is in tests/ros/real)."""
+    keys = [k for k in yaml.safe_load(PARAMS.read_text()) if rclpy_node_key_matches(k, node_fqn)]
+    assert keys, f'no node key of {PARAMS.name} matches {node_fqn}'
+
+
 def test_params_file_without_the_node_section(tmp_path):
     path = tmp_path / 'p.yaml'
     path.write_text('other_node:\n  ros__parameters: {}\n')
@@ -56,6 +83,8 @@ def test_params_file_without_the_node_section(tmp_path):
         load_params_file(path)
     path.write_text('/**:\n  ros__parameters:\n    stale_timeout: 2.0\n')
     assert load_params_file(path).stale_timeout == 2.0
+    path.write_text('/**/perception_node:\n  ros__parameters:\n    stale_timeout: 3.0\n')
+    assert load_params_file(path).stale_timeout == 3.0
 
 
 def test_predictor_factory_errors_and_custom_predictors(tmp_path):
@@ -82,6 +111,23 @@ def test_ament_package_files():
                  PKG / 'perception_ros' / 'perception_node.py']:
         ast.parse(path.read_text(), str(path))
     assert 'colcon build' in (PKG / 'README.md').read_text()
+
+
+def test_package_xml_declares_every_ros_package_the_node_and_launch_file_import():
+    """colcon/rosdep install what package.xml lists: a module the launch file imports but the
+    manifest omits (ament_index_python was one) breaks `ros2 launch` on a minimal install."""
+    imported = set()
+    for path in [PKG / 'launch' / 'perception.launch.py', *sorted(PKG.glob('perception_ros/*.py'))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split('.')[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split('.')[0])
+    ros_packages = imported - set(sys.stdlib_module_names) - {'perception', 'perception_ros'}
+    root = ET.parse(PKG / 'package.xml').getroot()
+    declared = {e.text for e in root if e.tag in ('depend', 'exec_depend')}
+    assert {'rclpy', 'launch', 'launch_ros'} <= ros_packages          # the scan sees the imports
+    assert ros_packages <= declared, f'not in package.xml: {sorted(ros_packages - declared)}'
 
 
 def test_core_imports_without_torch_openmmlab_cyclonedds_or_cv2():
