@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 from mmengine.config import Config, ConfigDict
 from torch import nn
 
+from perception.contract import ConfigError
 from perception.registry import MODELS
 
 #: A config file path, a loaded ``Config``, or a model dict.
@@ -80,8 +81,8 @@ def build_model(config: ConfigLike, checkpoint: Optional[str] = None,
         ckpt = load_checkpoint_file(str(checkpoint))
         missing, unexpected = model.load_state_dict(state_dict_of(ckpt), strict=False)
         if missing or unexpected:
-            raise RuntimeError(f'{checkpoint} does not fit {cfg.get("type")}: missing keys '
-                               f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
+            raise ConfigError(f'{checkpoint} does not fit {cfg.get("type")}: missing keys '
+                              f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
         dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
         if dataset_meta:
             model.dataset_meta = dict(dataset_meta)

@@ -14,6 +14,8 @@ from typing import Any, Dict
 
 import torch
 
+from perception.contract import ConfigError
+
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -40,7 +42,7 @@ def load_checkpoint_file(path: str, trust_source: bool = False) -> Dict[str, Any
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError and friends
-        raise RuntimeError(
+        raise ConfigError(
             f'{path} holds objects the safe (weights_only) loader refuses. If you trust its '
             'source, convert it once: `python tools/publish_checkpoint.py IN OUT --trust-source`.'
         ) from exc
