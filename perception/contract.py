@@ -5,8 +5,9 @@ imports this module without torch, mmengine, mmcv, mmseg or mmdet installed.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 #: Sensor order. ``modality_mask[i]`` says whether ``SENSORS[i]`` is present.
 SENSORS: Tuple[str, ...] = ('rgb', 'thermal', 'depth')
@@ -21,6 +22,16 @@ IGNORE_INDEX = 255
 INPUT_NAMES: Tuple[str, ...] = SENSORS + ('modality_mask', )
 #: Graph output names. The depth output is ``depth_pred``: ONNX input and output names must differ.
 OUTPUT_NAMES: Tuple[str, ...] = ('seg_logits', 'det_boxes', 'det_scores', 'det_labels', 'depth_pred')
+
+#: Detection post-processing settings, one name each from the model config (``heads.det.nms``)
+#: through ``ModelSpec``, ``perception export``/``infer`` options and the Predictor to the ROS
+#: parameters: score threshold, class-aware NMS IoU threshold, detections kept, candidates before NMS.
+DETECTION_SETTINGS: Tuple[str, ...] = ('score_thr', 'iou_thr', 'max_det', 'pre_nms_topk')
+#: Former names of those settings, still accepted (with a DeprecationWarning) until release 0.2.
+DEPRECATED_SETTING_NAMES: Dict[str, str] = {
+    'k': 'max_det', 'pre_nms_k': 'pre_nms_topk',                 # model config ``nms=dict(...)``
+    'score_threshold': 'score_thr', 'nms_threshold': 'iou_thr',  # ROS parameters
+}
 
 # --- Decoded (loader) representation, before the network -----------------------------------------
 # rgb:      uint8 (H, W, 3), RGB channel order
@@ -79,3 +90,27 @@ def sensor_specs(normalization: Optional[Dict[str, Dict[str, Tuple[float, ...]]]
     return tuple(
         SensorSpec(s, SENSOR_CHANNELS[s], tuple(norm[s]['mean']), tuple(norm[s]['std']))
         for s in SENSORS)
+
+
+def renamed_settings(settings: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    """``settings`` with the former names of ``DETECTION_SETTINGS`` replaced by the current ones.
+
+    Args:
+        settings: a config dict or parameter mapping; other keys pass through unchanged.
+        where: what the settings belong to, for the warning (``'heads.det.nms'``).
+
+    Returns:
+        A new dict. Each former name emits one ``DeprecationWarning``; a former name given together
+        with its current one raises ``ConfigError``.
+    """
+    out = dict(settings)
+    for old, new in DEPRECATED_SETTING_NAMES.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ConfigError(f'{where}: both {old!r} and {new!r} are set; {old!r} is the former '
+                              f'name of {new!r}, keep {new!r} only')
+        warnings.warn(f'{where}: {old!r} is deprecated, use {new!r} (the old name is accepted '
+                      'until release 0.2)', DeprecationWarning, stacklevel=3)
+        out[new] = out.pop(old)
+    return out

@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     if args.backend:
         params['backend'] = args.backend
     config = NodeConfig.from_params(params, config.node_name)
-    predictor = build_predictor(config.model_path, config.backend, config.score_threshold,
-                                config.nms_threshold)
+    predictor = build_predictor(config.model_path, config.backend, config.score_thr,
+                                config.iou_thr)
     report = replay_bag(args.in_bag, args.out, predictor, config, storage=args.storage,
                         copy_inputs=args.copy_inputs)
     summary = {'in': args.in_bag, 'out': args.out, 'input_messages': report.input_messages,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
-from perception.contract import NORMALIZATION, SENSORS
+from perception.contract import DETECTION_SETTINGS, NORMALIZATION, SENSORS, renamed_settings
 
 from .spec import ModelSpec
 
@@ -32,13 +32,11 @@ def normalization_of(cfg) -> Dict[str, Dict[str, Tuple[float, ...]]]:
 
 
 def nms_defaults(cfg) -> Dict[str, Any]:
-    """Detection post-processing settings of the config's det head (``nms=dict(k, score_thr,
-    iou_thr, pre_nms_k)``), under the ModelSpec's names; {} without a det head."""
+    """Detection settings of the config's det head (``heads.det.nms``, ``DETECTION_SETTINGS`` names,
+    former names renamed with a warning); {} without a det head."""
     heads = cfg.model.get('heads') or {}
-    nms = (heads.get('det') or {}).get('nms') or {}
-    names = {'k': 'max_det', 'score_thr': 'score_thr', 'iou_thr': 'iou_thr',
-             'pre_nms_k': 'pre_nms_topk'}
-    return {names[k]: v for k, v in nms.items() if k in names}
+    nms = renamed_settings((heads.get('det') or {}).get('nms') or {}, 'heads.det.nms')
+    return {k: v for k, v in nms.items() if k in DETECTION_SETTINGS}
 
 
 def _metainfo_candidates(model, cfg) -> Iterator[Dict[str, Any]]:

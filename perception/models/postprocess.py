@@ -1,7 +1,8 @@
 """Detection post-processing in plain torch: score filter, top-k, class-aware NMS, fixed-size output.
 
 The same function serves the PyTorch ``predict`` mode and is the reference the exporter's
-ONNX/TensorRT NMS variants are compared against. Output shapes are static (``k`` slots per image);
+ONNX/TensorRT NMS variants are compared against. Output shapes are static (``max_det`` slots per
+image);
 unused slots have score 0, box 0 and label -1 (check the score, never index class names with -1).
 """
 from __future__ import annotations
@@ -36,33 +37,34 @@ def greedy_nms(boxes: Tensor, scores: Tensor, iou_thr: float) -> Tensor:
     return order[torch.as_tensor(keep, dtype=torch.long, device=order.device)]
 
 
-def topk_nms(det_boxes: Tensor, det_scores: Tensor, k: int = 100, score_thr: float = 0.05,
-             iou_thr: float = 0.6, pre_nms_k: int = 1000) -> Tuple[Tensor, Tensor, Tensor]:
-    """Per image: keep (prior, class) pairs with score > ``score_thr``, the ``pre_nms_k`` best,
-    class-aware NMS at ``iou_thr``, then the ``k`` best.
+def topk_nms(det_boxes: Tensor, det_scores: Tensor, max_det: int = 100, score_thr: float = 0.05,
+             iou_thr: float = 0.6, pre_nms_topk: int = 1000) -> Tuple[Tensor, Tensor, Tensor]:
+    """Per image: keep (prior, class) pairs with score > ``score_thr``, the ``pre_nms_topk`` best,
+    class-aware NMS at ``iou_thr``, then the ``max_det`` best (contract.DETECTION_SETTINGS).
 
     Args:
         det_boxes: (B, N, 4) xyxy per prior; det_scores: (B, N, C) per-class scores in [0, 1].
     Returns:
-        boxes (B, k, 4), scores (B, k), labels (B, k) long -- padded as the module docstring says.
+        boxes (B, max_det, 4), scores (B, max_det), labels (B, max_det) long -- padded as the module
+        docstring says.
     """
     b, n, c = det_scores.shape
-    out_boxes = det_boxes.new_zeros(b, k, 4)
-    out_scores = det_scores.new_zeros(b, k)
-    out_labels = torch.full((b, k), -1, dtype=torch.long, device=det_scores.device)
+    out_boxes = det_boxes.new_zeros(b, max_det, 4)
+    out_scores = det_scores.new_zeros(b, max_det)
+    out_labels = torch.full((b, max_det), -1, dtype=torch.long, device=det_scores.device)
     for i in range(b):
         scores = det_scores[i].reshape(-1)
         cand = torch.nonzero(scores > score_thr).squeeze(1)
         if cand.numel() == 0:
             continue
-        if cand.numel() > pre_nms_k:
-            cand = cand[scores[cand].topk(pre_nms_k).indices]
+        if cand.numel() > pre_nms_topk:
+            cand = cand[scores[cand].topk(pre_nms_topk).indices]
         s = scores[cand]
         labels = cand % c
         boxes = det_boxes[i, cand // c]
         # class-aware in one call: shift each class to its own region of the plane
         offset = labels.to(boxes.dtype)[:, None] * (boxes.max() - boxes.min() + 1)
-        kept = greedy_nms(boxes + offset, s, iou_thr)[:k]
+        kept = greedy_nms(boxes + offset, s, iou_thr)[:max_det]
         m = len(kept)
         out_boxes[i, :m] = boxes[kept]
         out_scores[i, :m] = s[kept]

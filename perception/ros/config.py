@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+import warnings
+
 import yaml
 
-from perception.contract import SENSORS
+from perception.contract import SENSORS, renamed_settings
 
 from .outputs import OUTPUTS, OutputOptions
 
@@ -41,8 +43,8 @@ class NodeConfig:
     # predictor (predictor_factory.py)
     model_path: str = ''
     backend: str = 'onnxruntime'
-    score_threshold: float = 0.3
-    nms_threshold: float = 0.5
+    score_thr: float = 0.3               # detections below are not published
+    iou_thr: float = 0.5                 # class-aware NMS IoU, passed to the predictor
     # inputs: '' disables a sensor
     topics: Dict[str, str] = field(default_factory=lambda: {
         'rgb': '/camera/color/image_raw', 'thermal': '/thermal/image_raw',
@@ -88,8 +90,22 @@ class NodeConfig:
         return tuple(s for s in SENSORS if self.topics.get(s))
 
     def output_options(self) -> OutputOptions:
-        return OutputOptions(frozenset(self.publish), self.labels_encoding, self.score_threshold,
+        return OutputOptions(frozenset(self.publish), self.labels_encoding, self.score_thr,
                              self.class_id, self.overlay_alpha)
+
+    @property
+    def score_threshold(self) -> float:
+        """Deprecated name of ``score_thr`` (until release 0.2)."""
+        warnings.warn('NodeConfig.score_threshold is deprecated, use score_thr', DeprecationWarning,
+                      stacklevel=2)
+        return self.score_thr
+
+    @property
+    def nms_threshold(self) -> float:
+        """Deprecated name of ``iou_thr`` (until release 0.2)."""
+        warnings.warn('NodeConfig.nms_threshold is deprecated, use iou_thr', DeprecationWarning,
+                      stacklevel=2)
+        return self.iou_thr
 
     def input_qos_spec(self) -> QosSpec:
         return QosSpec.preset(self.input_qos, self.input_qos_depth)
@@ -100,8 +116,9 @@ class NodeConfig:
     # --- ROS parameter names <-> fields ----------------------------------------------------------
     @classmethod
     def from_params(cls, params: Mapping[str, Any], node_name: Optional[str] = None) -> 'NodeConfig':
-        """Build from ROS-style parameters: flat ``{'topics.rgb': ...}`` or nested dicts."""
-        flat = _flatten(params)
+        """Build from ROS-style parameters: flat ``{'topics.rgb': ...}`` or nested dicts. The former
+        ``score_threshold``/``nms_threshold`` are read as ``score_thr``/``iou_thr``, with a warning."""
+        flat = renamed_settings(_flatten(params), 'ROS parameters')
         kwargs: Dict[str, Any] = {}
         topics = dict(cls().topics)
         outputs = dict(cls().output_topics)

@@ -95,8 +95,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     overrides = {k: v for k, v in (('model_path', args.model), ('backend', args.backend)) if v}
     if overrides:
         config = NodeConfig.from_params({**config.to_params(), **overrides}, config.node_name)
-    predictor = build_predictor(config.model_path, config.backend, config.score_threshold,
-                                config.nms_threshold)
+    predictor = build_predictor(config.model_path, config.backend, config.score_thr,
+                                config.iou_thr)
     bus = DdsBus(args.domain_id, loopback_config() if args.loopback else None)
     node = DdsPerceptionNode(config, predictor, bus)
     stop = threading.Event()

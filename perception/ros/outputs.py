@@ -33,7 +33,7 @@ CLASS_ID_MODES = ('name', 'index')
 class OutputOptions:
     publish: FrozenSet[str] = frozenset(OUTPUTS)
     labels_encoding: str = 'auto'      # auto: mono8 while every class id fits, else mono16
-    score_threshold: float = 0.0       # detections below are not published
+    score_thr: float = 0.0             # detections below are not published
     class_id: str = 'name'             # 'name': det_classes[label] when known; 'index': str(label)
     overlay_alpha: float = 0.5
 
@@ -65,7 +65,7 @@ def depth_image(depth: np.ndarray, header: Any) -> Any:
     return array_to_image(np.asarray(depth, np.float32), '32FC1', header)
 
 
-def detections_message(result: PerceptionResult, header: Any, score_threshold: float = 0.0,
+def detections_message(result: PerceptionResult, header: Any, score_thr: float = 0.0,
                        class_id: str = 'name') -> Any:
     """Detection2DArray; each Detection2D carries the frame header, one hypothesis and its box."""
     types = {name: msg_class(f'{pkg}/msg/{name}') for pkg, name in (
@@ -83,7 +83,7 @@ def detections_message(result: PerceptionResult, header: Any, score_threshold: f
         raise ValueError(f'det_boxes/det_scores/det_labels: expected the same length, got '
                          f'{len(boxes)}/{len(scores)}/{len(labels)}')
     for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels):
-        if score < score_threshold:
+        if score < score_thr:
             continue
         if class_id == 'name' and 0 <= int(label) < len(result.det_classes):
             name = str(result.det_classes[int(label)])
@@ -119,10 +119,10 @@ def result_messages(result: PerceptionResult, header: Any, inputs: Mapping[str, 
     if 'depth' in options.publish and result.depth is not None:
         out['depth'] = depth_image(result.depth, header)
     if 'detections' in options.publish and result.det_scores is not None:
-        out['detections'] = detections_message(result, header, options.score_threshold,
+        out['detections'] = detections_message(result, header, options.score_thr,
                                                options.class_id)
     if 'overlay' in options.publish:
-        keep = (np.asarray(result.det_scores) >= options.score_threshold
+        keep = (np.asarray(result.det_scores) >= options.score_thr
                 if result.num_detections else None)
         boxes = np.asarray(result.det_boxes)[keep] if keep is not None else None
         box_labels = np.asarray(result.det_labels)[keep] if keep is not None else None

@@ -23,7 +23,7 @@ CUSTOM_SPEC = re.compile(r'[A-Za-z_][\w.]*:[A-Za-z_]\w*')
 
 
 def build_predictor(model_path: str, backend: str = 'onnxruntime',
-                    score_threshold: Optional[float] = None, nms_threshold: Optional[float] = None,
+                    score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
                     **options: Any) -> PredictorFn:
     """``perception.Predictor(model_path, backend=..., ...)``; thresholds are passed when it takes them."""
     if not model_path:
@@ -41,8 +41,8 @@ def build_predictor(model_path: str, backend: str = 'onnxruntime',
                           'extra (pip install perception[deploy]) on this machine') from err
     # backend 'auto' (or empty) lets the Predictor pick it from the file suffix; a named backend
     # must match the file (the Predictor says so clearly otherwise).
-    kwargs: Dict[str, Any] = {'backend': backend or 'auto', 'score_thr': score_threshold,
-                              'iou_thr': nms_threshold, **options}
+    kwargs: Dict[str, Any] = {'backend': backend or 'auto', 'score_thr': score_thr,
+                              'iou_thr': iou_thr, **options}
     log.info(f'loading predictor: {model_path} (backend {backend})')
     return Predictor(model_path, **kwargs)
 

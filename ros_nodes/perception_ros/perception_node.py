@@ -57,8 +57,8 @@ class PerceptionNode(Node):
         params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
         try:
             config = NodeConfig.from_params(params, self.get_name())
-            predictor = build_predictor(config.model_path, config.backend, config.score_threshold,
-                                        config.nms_threshold)
+            predictor = build_predictor(config.model_path, config.backend, config.score_thr,
+                                        config.iou_thr)
         except Exception as err:  # a bad parameter or model: stay unconfigured, say why
             self.get_logger().error(f'configure failed: {type(err).__name__}: {err}')
             return TransitionCallbackReturn.FAILURE

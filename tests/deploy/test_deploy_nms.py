@@ -70,8 +70,8 @@ def test_host_nms_matches_model_topk_nms():
     boxes, _, _ = random_candidates(rng, 1, n)
     det_boxes = torch.from_numpy(boxes)
     det_scores = torch.from_numpy(rng.uniform(0, 1, (1, n, c)).astype(np.float32) ** 3)
-    ref_boxes, ref_scores, ref_labels = topk_nms(det_boxes, det_scores, k=50, score_thr=0.05,
-                                                 iou_thr=0.6, pre_nms_k=300)
+    ref_boxes, ref_scores, ref_labels = topk_nms(det_boxes, det_scores, max_det=50, score_thr=0.05,
+                                                 iou_thr=0.6, pre_nms_topk=300)
     wrapper = ExportWrapper.__new__(ExportWrapper)   # only top_candidates is used
     torch.nn.Module.__init__(wrapper)
     wrapper.pre_nms_topk = 300

@@ -71,7 +71,7 @@ def test_fixed_and_uncertainty_weighting():
 def test_topk_nms_small_example():
     boxes = torch.tensor([[[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30.]]])
     scores = torch.tensor([[[0.9, 0.0], [0.8, 0.0], [0.0, 0.7], [0.01, 0.3]]])
-    b, s, l = topk_nms(boxes, scores, k=5, score_thr=0.05, iou_thr=0.5)
+    b, s, l = topk_nms(boxes, scores, max_det=5, score_thr=0.05, iou_thr=0.5)
     assert b.shape == (1, 5, 4) and s.shape == (1, 5) and l.shape == (1, 5)
     # [1] suppressed by [0] (same class); [2] kept (other class); [3] class 0 below threshold
     assert s[0].tolist() == pytest.approx([0.9, 0.7, 0.3, 0.0, 0.0])
@@ -86,7 +86,7 @@ def test_topk_nms_matches_mmcv_batched_nms():
     wh = torch.rand(1, 300, 2, generator=g) * 30 + 2
     boxes = torch.cat([xy, xy + wh], -1)
     scores = torch.rand(1, 300, 3, generator=g)
-    b, s, l = topk_nms(boxes, scores, k=50, score_thr=0.3, iou_thr=0.5, pre_nms_k=10000)
+    b, s, l = topk_nms(boxes, scores, max_det=50, score_thr=0.3, iou_thr=0.5, pre_nms_topk=10000)
     flat = scores[0].reshape(-1)
     keep = flat > 0.3
     idx = torch.nonzero(keep).squeeze(1)
@@ -96,3 +96,34 @@ def test_topk_nms_matches_mmcv_batched_nms():
     torch.testing.assert_close(s[0], ref_scores)
     torch.testing.assert_close(b[0], dets[:50, :4])
     assert l[0].tolist() == (idx % 3)[kept[:50]].tolist()
+
+
+def test_former_detection_setting_names_load_with_a_deprecation_warning():
+    """``nms=dict(k, pre_nms_k)`` configs keep working for one release, under the current names."""
+    from mmengine.config import Config
+
+    from perception.apis.config_spec import nms_defaults
+    from perception.contract import ConfigError, renamed_settings
+    old = dict(k=50, score_thr=0.1, iou_thr=0.6, pre_nms_k=500)
+    with pytest.warns(DeprecationWarning, match="'k' is deprecated, use 'max_det'"):
+        new = renamed_settings(old, 'heads.det.nms')
+    assert new == dict(max_det=50, score_thr=0.1, iou_thr=0.6, pre_nms_topk=500)
+    cfg = Config(dict(model=dict(heads=dict(det=dict(nms=old)))))
+    with pytest.warns(DeprecationWarning, match="'pre_nms_k' is deprecated"):
+        assert nms_defaults(cfg) == new
+    with pytest.raises(ConfigError, match="both 'k' and 'max_det'"):
+        renamed_settings(dict(k=5, max_det=5), 'heads.det.nms')
+
+
+def test_det_head_reads_former_nms_names(build):
+    from conftest import tiny_model_cfg
+
+    from perception.contract import ConfigError
+    cfg = tiny_model_cfg()
+    cfg['heads']['det']['nms'] = dict(k=7, pre_nms_k=70)
+    with pytest.warns(DeprecationWarning, match="heads.det.nms: 'k' is deprecated"):
+        model = build(cfg)
+    assert model.heads['det'].nms == dict(score_thr=0.05, iou_thr=0.6, max_det=7, pre_nms_topk=70)
+    cfg['heads']['det']['nms'] = dict(top_k=7)
+    with pytest.raises(ConfigError, match="unknown settings \\['top_k'\\]"):
+        build(cfg)

@@ -150,3 +150,16 @@ print('ok')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60,
                           cwd=str(PKG.parent))
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr
+
+def test_former_threshold_parameter_names_are_read_with_a_warning():
+    """``score_threshold``/``nms_threshold`` (before the one-vocabulary rename) still configure the
+    node for one release, as ``score_thr``/``iou_thr``."""
+    from perception.contract import ConfigError
+    with pytest.warns(DeprecationWarning, match="'score_threshold' is deprecated, use 'score_thr'"):
+        config = NodeConfig.from_params({'score_threshold': 0.4, 'nms_threshold': 0.7})
+    assert (config.score_thr, config.iou_thr) == (0.4, 0.7)
+    assert config.output_options().score_thr == 0.4
+    with pytest.warns(DeprecationWarning, match='use score_thr'):
+        assert config.score_threshold == 0.4
+    with pytest.raises(ConfigError, match="both 'nms_threshold' and 'iou_thr'"):
+        NodeConfig.from_params({'nms_threshold': 0.7, 'iou_thr': 0.6})

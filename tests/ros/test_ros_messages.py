@@ -27,7 +27,7 @@ def result(**kw):
 
 
 def test_detection2d_array_cdr_round_trip():
-    msg = detections_message(result(), HEADER, score_threshold=0.3)
+    msg = detections_message(result(), HEADER, score_thr=0.3)
     back = ts.deserialize(ts.serialize(msg, ts.DETECTION2D_ARRAY), ts.DETECTION2D_ARRAY)
     assert ts.stamp_ns(back.header) == ts.stamp_ns(HEADER)
     assert back.header.frame_id == 'camera_color_optical_frame'

@@ -31,7 +31,7 @@ model = dict(
         det=dict(
             type='DenseDetHead',
             strides=(8, 16, 32),
-            nms=dict(k=100, score_thr=0.05, iou_thr=0.6, pre_nms_k=1000),
+            nms=dict(score_thr=0.05, iou_thr=0.6, max_det=100, pre_nms_topk=1000),
             head=dict(
                 type='mmdet.RTMDetSepBNHead',
                 in_channels=48, feat_channels=48, stacked_convs=2,

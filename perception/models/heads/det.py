@@ -20,6 +20,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
+from perception.contract import DETECTION_SETTINGS, ConfigError, renamed_settings
 from perception.registry import MODELS
 
 from ..builder import build_module
@@ -38,7 +39,8 @@ class DenseDetHead(TaskHead):
             model; ``in_channels`` defaults to the decoder width when all levels share it.
         in_channels: decoder widths at ``strides`` (set by the model).
         strides: which pyramid levels feed the head; must equal the head's prior strides.
-        nms: ``topk_nms`` arguments used in predict mode (k, score_thr, iou_thr, pre_nms_k).
+        nms: ``topk_nms`` settings used in predict mode (``score_thr``, ``iou_thr``, ``max_det``,
+            ``pre_nms_topk``); the former ``k``/``pre_nms_k`` still load, with a warning.
     """
     task = 'det'
 
@@ -70,7 +72,12 @@ class DenseDetHead(TaskHead):
                                                         act_cfg=dict(type='ReLU'))
             for c in in_channels)
         self.num_classes = num_classes
-        self.nms = {**dict(k=100, score_thr=0.05, iou_thr=0.6, pre_nms_k=1000), **(nms or {})}
+        self.nms = {**dict(score_thr=0.05, iou_thr=0.6, max_det=100, pre_nms_topk=1000),
+                    **renamed_settings(nms or {}, 'heads.det.nms')}
+        unknown = set(self.nms) - set(DETECTION_SETTINGS)
+        if unknown:
+            raise ConfigError(f'heads.det.nms: unknown settings {sorted(unknown)}; expected '
+                             f'{DETECTION_SETTINGS}')
         # names of the zero losses of a batch without boxes: those of the last real loss call
         # (a head may own loss modules it does not report, e.g. RTMDet's inherited centerness)
         self._loss_names: Tuple[str, ...] = ('loss_cls', 'loss_bbox')
