@@ -9,6 +9,10 @@ IN_BAG: a rosbag2 directory (sqlite3 or MCAP) or a bare .db3/.mcap file. OUT_BAG
 MCAP by default (Foxglove and `ros2 bag play` open it). Every synchronised set is processed (no
 frame dropping offline); outputs keep the input stamps. ``--model module:attribute`` plugs in any
 predictor with the ``predictor(rgb=, thermal=, depth=) -> PerceptionResult`` contract.
+
+An input error (a missing or unreadable bag, an output that exists, bad parameters or topics, a model
+that cannot be loaded, a bag without the sensor topics) prints one ``error: ...`` line and exits with
+code 2; ``--debug`` or ``PERCEPTION_DEBUG=1`` adds the traceback (as every ``perception`` command).
 """
 from __future__ import annotations
 
@@ -20,10 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without install
 
-from perception.contract import SENSORS  # noqa: E402
+from perception.cli import add_debug_argument, report_input_errors  # noqa: E402
+from perception.contract import SENSORS, ConfigError  # noqa: E402
+from perception.ros.bag_io import bag_topics  # noqa: E402
 from perception.ros.config import NodeConfig, load_params_file  # noqa: E402
 from perception.ros.predictor_factory import build_predictor  # noqa: E402
-from perception.ros.replay import replay_bag  # noqa: E402
+from perception.ros.replay import replay_bag, resolve_config  # noqa: E402
 
 
 def parse_topics(items):
@@ -31,9 +37,55 @@ def parse_topics(items):
     for item in items or ():
         sensor, sep, topic = item.partition('=')
         if not sep or sensor not in SENSORS:
-            raise SystemExit(f'--topics: expected SENSOR=TOPIC with SENSOR in {SENSORS}, got {item!r}')
+            raise ConfigError(f'--topics: expected SENSOR=TOPIC with SENSOR in {SENSORS}, '
+                              f'got {item!r}')
         topics[sensor] = topic
     return topics
+
+
+def _setup(args):
+    """Parameters, predictor and the bag's topics, checked before anything is written: what fails
+    here is the user's input (ValueError/TypeError of the ROS config and predictor factory, rosbags
+    refusing the file), reported as a ConfigError."""
+    in_bag, out = Path(args.in_bag), Path(args.out)
+    if not in_bag.exists():
+        raise ConfigError(f'{in_bag}: no such bag (a rosbag2 folder or a .db3/.mcap file)')
+    if out.exists():
+        raise ConfigError(f'--out {out}: exists; the output bag must be a new folder')
+    try:
+        config = load_params_file(args.params) if args.params else NodeConfig()
+        params = config.to_params()
+        for sensor, topic in parse_topics(args.topics).items():
+            params[f'topics.{sensor}'] = topic
+        if args.model:
+            params['model_path'] = args.model
+        if args.backend:
+            params['backend'] = args.backend
+        config = NodeConfig.from_params(params, config.node_name)
+        try:
+            topics = bag_topics(in_bag)
+        except Exception as err:
+            if _library_error(err):
+                raise ConfigError(f'{in_bag}: not a readable rosbag2 ({err})') from err
+            raise
+        config = resolve_config(config, topics)
+        try:
+            predictor = build_predictor(config.model_path, config.backend,
+                                        config.score_thr, config.iou_thr)
+        except Exception as err:
+            if _library_error(err):
+                raise ConfigError(f'model {config.model_path}: cannot be loaded ({err})') from err
+            raise
+        return config, predictor
+    except (ValueError, TypeError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(' '.join(str(err).split())) from err
+
+
+def _library_error(err: Exception) -> bool:
+    """rosbags refusing a bag file, onnxruntime refusing a model file."""
+    return type(err).__module__.split('.')[0] in ('rosbags', 'onnxruntime')
 
 
 def main(argv=None) -> int:
@@ -49,21 +101,15 @@ def main(argv=None) -> int:
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     parser.add_argument('--copy-inputs', action='store_true', help='also write the input topics')
     parser.add_argument('--quiet', action='store_true')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format='[%(levelname)s] %(message)s')
+    return report_input_errors(lambda: _replay(args), args.debug)
 
-    config = load_params_file(args.params) if args.params else NodeConfig()
-    params = config.to_params()
-    for sensor, topic in parse_topics(args.topics).items():
-        params[f'topics.{sensor}'] = topic
-    if args.model:
-        params['model_path'] = args.model
-    if args.backend:
-        params['backend'] = args.backend
-    config = NodeConfig.from_params(params, config.node_name)
-    predictor = build_predictor(config.model_path, config.backend, config.score_thr,
-                                config.iou_thr)
+
+def _replay(args) -> int:
+    config, predictor = _setup(args)
     report = replay_bag(args.in_bag, args.out, predictor, config, storage=args.storage,
                         copy_inputs=args.copy_inputs)
     summary = {'in': args.in_bag, 'out': args.out, 'input_messages': report.input_messages,

@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from perception.deploy.onnx_export import ExportOptions, export_from_config
     from perception.deploy.parity import ParityError
     from perception.deploy.trt_compat import check_model
+
+    from .inputs import config_file
+    config_file(args.config)   # a config that cannot be read: an input error, before any work
     output = Path(args.output)
     try:
         result = export_from_config(

@@ -3,9 +3,12 @@
 Runs any model the Predictor loads (config + checkpoint, ``.onnx``, TensorRT engine) on files or
 folders, one argument per sensor and any subset of them. Folders are paired by file stem
 (``vi/00001.png`` + ``ir/00001.png``); each file is decoded with the encoding its sensor argument
-names (docs/data.md). Written per frame: ``<stem>_overlay.png`` (segmentation colours + boxes),
-``<stem>_depth.png`` (colour map), ``<stem>_seg.png`` (class ids), ``<stem>.json`` (detections,
-timings, sensors used).
+names (docs/data.md). With ``--calibration FILE`` (docs/registration.md) thermal and depth are
+registered to the colour camera first, so sensors of different sizes and poses can be combined.
+Written per frame: ``<stem>_overlay.png`` (segmentation colours + boxes), ``<stem>_depth.png``
+(colour map), ``<stem>_seg.png`` (class ids), ``<stem>.json`` (detections, timings, sensors used).
+Input errors (missing or unreadable files, wrong encodings, sizes that differ without a
+calibration) stop the run with one ``error: ...`` line and exit code 2 (perception/cli.py).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from perception.contract import SENSORS
+from perception.contract import SENSORS, ConfigError
 
 HELP_EPILOG = """examples:
   perception infer --model nano.onnx --rgb vi/ --thermal ir/ --thermal-encoding u8_unit --out out/
@@ -24,6 +27,8 @@ HELP_EPILOG = """examples:
       --thermal 01234N.png --thermal-encoding mfnet_rgba --out out/
   perception infer --model CONFIG --checkpoint CKPT --depth depth.png --depth-encoding uint16_mm \\
       --out out/                                       # any subset of sensors
+  perception infer --model nano.onnx --rgb vi/ --thermal ir/ --calibration rig.yaml --out out/
+                                                       # thermal/depth cameras beside the colour one
 """
 DEFAULT_ENCODINGS = {'rgb': 'rgb8', 'thermal': 'u8_unit', 'depth': 'uint16_mm'}
 FILE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.ppm', '.pgm', '.bmp', '.tif', '.tiff', '.npy')
@@ -39,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f'--{s}', help=f'{s} file or folder')
         parser.add_argument(f'--{s}-encoding', default=DEFAULT_ENCODINGS[s],
                             help=f'encoding of the {s} files (default {DEFAULT_ENCODINGS[s]})')
+    parser.add_argument('--calibration', metavar='YAML',
+                        help='rig calibration: register thermal and depth to the colour camera '
+                             '(docs/registration.md)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--score-thr', type=float, help='default: the model\'s')
     parser.add_argument('--iou-thr', type=float, help='host NMS IoU (default: the model\'s)')
@@ -73,23 +81,32 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from perception.apis.overlay import base_image, depth_colormap, draw_result
-    from perception.apis.predictor import Predictor
-    from perception.sensors.encodings import decode_file
+    from perception.sensors.calibration import load_calibration
+    from perception.sensors.encodings import decode_file, get_encoding
     given = {s: getattr(args, s) for s in SENSORS if getattr(args, s)}
     if not given:
-        raise SystemExit('give at least one of --rgb, --thermal, --depth')
-    predictor = Predictor(args.model, args.checkpoint, device=args.device,
-                          providers=args.providers, input_size=args.input_size,
-                          score_thr=args.score_thr, iou_thr=args.iou_thr)
-    print(predictor)
+        raise ConfigError('give at least one of --rgb, --thermal, --depth')
+    encodings = {s: get_encoding(getattr(args, f'{s}_encoding'), s, s) for s in given}
+    registration = load_calibration(args.calibration) if args.calibration else None
+    pairs = pair_inputs(given)
+    predictor = load_predictor(args)
+    print(predictor if registration is None else f'{predictor} with {registration}')
+    # Encoding parameters the model fixes (16-bit radiometric thermal: its recorded scaling).
+    params = {'thermal_scaling': getattr(predictor.spec, 'thermal_scaling', None)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for stem, files in pair_inputs(given):
+    for stem, files in pairs:
         missing = sorted(set(given) - set(files))
         if missing:
             print(f'{stem}: no {", ".join(missing)} file -- running without it')
         arrays: Dict[str, Optional[np.ndarray]] = {
-            s: decode_file(files[s], getattr(args, f'{s}_encoding'), s) for s in files}
+            s: decode_file(files[s], encodings[s].name, s,
+                           **{k: v for k, v in params.items() if k in encodings[s].params})
+            for s in files}
+        if registration is not None:   # onto the colour grid; no thermal there: the mean (= 0)
+            fill = predictor.spec.normalization['thermal']['mean'][0]
+            on_rgb = registration.apply(**arrays, thermal_fill=fill)
+            arrays = {s: on_rgb[s] for s in arrays}
         result = predictor(**arrays)
         shape = next(iter(arrays.values())).shape[:2]
         overlay = draw_result(base_image(arrays.get('rgb'), arrays.get('thermal'),
@@ -104,6 +121,26 @@ def run(args: argparse.Namespace) -> int:
               f'{"+".join(s for s, m in zip(SENSORS, result.modality_mask) if m)}, '
               f'{sum(result.timings_ms.values()):.1f} ms')
     return 0
+
+
+def load_predictor(args: argparse.Namespace):
+    """The Predictor of ``--model``; a missing, corrupt or foreign model file is a ConfigError."""
+    from perception.apis.predictor import Predictor
+    model = Path(args.model)
+    for flag, path in (('--model', model), ('--checkpoint', args.checkpoint)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f'{flag} {path}: no such file')
+    try:
+        return Predictor(model, args.checkpoint, device=args.device, providers=args.providers,
+                         input_size=args.input_size, score_thr=args.score_thr,
+                         iou_thr=args.iou_thr)
+    except ValueError as err:   # unknown suffix, no perception metadata, a spec it cannot read
+        raise ConfigError(f'--model {model}: {err}') from err
+    except Exception as err:
+        if type(err).__module__.startswith('onnxruntime'):   # not an ONNX graph it can load
+            raise ConfigError(f'--model {model}: onnxruntime cannot load it '
+                              f'({" ".join(str(err).split())[:300]})') from err
+        raise
 
 
 def _summary(result, files: Dict[str, Path]) -> dict:

@@ -43,10 +43,12 @@ def evaluate(cfg, checkpoint: str, sensors=None) -> dict:
 def run(args: argparse.Namespace) -> int:
     import perception.registry  # noqa: F401
     from perception.contract import SENSORS
-    from perception.engine.config import load_config, sensor_subsets
+    from perception.engine.config import sensor_subsets
     from perception.evaluation import format_matrix
 
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    from .inputs import checkpoint_file, config_file
+    cfg = config_file(args.config, args.cfg_options, args.work_dir, args.launcher)
+    checkpoint_file(args.checkpoint)
     if not args.modality_subsets:
         results = {'all': evaluate(cfg, args.checkpoint)}
     else:
