@@ -23,6 +23,7 @@ from perception.contract import SENSORS, SensorError
 from perception.registry import TRANSFORMS
 
 from ..sensors.encodings import get_encoding
+from ..sensors.thermal import as_scaling
 
 #: Target key -> modality of its encoding.
 TARGET_MODALITIES = {'gt_sem_seg': 'label', 'gt_depth': 'depth'}
@@ -31,8 +32,10 @@ INFO_KEYS = ('sensors', 'targets', 'boxes', 'extra')
 
 
 def _decode_sources(sources: Mapping[str, Mapping], names: Sequence[str], modality_of,
-                    plane: Dict[str, object]) -> Dict[str, Optional[np.ndarray]]:
-    """Decode ``names`` from ``sources``; image files first so point clouds know the plane size."""
+                    plane: Dict[str, object], encoding_params: Optional[Mapping] = None
+                    ) -> Dict[str, Optional[np.ndarray]]:
+    """Decode ``names`` from ``sources``; image files first so point clouds know the plane size.
+    ``encoding_params`` go to every encoding that takes them (``Encoding.params``)."""
     specs = {}
     for name in names:
         src = sources.get(name)
@@ -42,6 +45,9 @@ def _decode_sources(sources: Mapping[str, Mapping], names: Sequence[str], modali
     out: Dict[str, Optional[np.ndarray]] = {name: None for name in names}
     for name, (src, enc) in sorted(specs.items(), key=lambda kv: kv[1][1].needs_shape):
         params = {k: v for k, v in src.items() if k not in ('path', 'encoding')}
+        for key, value in (encoding_params or {}).items():
+            if key in enc.params:
+                params.setdefault(key, value)
         shape = plane.get('shape') if enc.needs_shape else None
         arr = enc.decode(src['path'], name, shape=shape, **params)
         _check_plane(plane, name, arr.shape[:2], src['path'])
@@ -78,7 +84,7 @@ def _decode_boxes(boxes: Optional[Mapping], plane: Mapping):
 
 
 def decode_sample(info: Mapping, sensors: Sequence[str] = SENSORS,
-                  with_targets: bool = True) -> dict:
+                  with_targets: bool = True, encoding_params: Optional[Mapping] = None) -> dict:
     """Decode one ``data_info`` into the contract's decoded sample (section 1)."""
     img_id = str(info.get('img_id', ''))
     unknown = set(info.get('sensors', {})) - set(SENSORS)
@@ -87,7 +93,7 @@ def decode_sample(info: Mapping, sensors: Sequence[str] = SENSORS,
                           sorted(unknown), img_id)
     plane: Dict[str, object] = {}
     decoded = _decode_sources(info.get('sensors', {}), [s for s in SENSORS if s in sensors],
-                              lambda name: name, plane)
+                              lambda name: name, plane, encoding_params)
     if not plane:
         raise SensorError('any', 'sensors', f'at least one of {tuple(sensors)} present',
                           'none', f'sample {img_id!r}')
@@ -119,19 +125,25 @@ class LoadMultiSensorSample(BaseTransform):
         sensors: sensors to load; the others are set to ``None`` as if absent (e.g. train an
             RGB-thermal model on a dataset that also has depth).
         with_targets: also load ``gt_sem_seg``, ``gt_depth`` and boxes (off for inference).
+        thermal_scaling: how 16-bit radiometric thermal (encoding ``u16_radiometric``) becomes
+            [0, 1]; the config's top-level ``thermal_scaling``, which the export records so that
+            inference scales the same way (perception/sensors/thermal.py).
     """
 
-    def __init__(self, sensors: Sequence[str] = SENSORS, with_targets: bool = True):
+    def __init__(self, sensors: Sequence[str] = SENSORS, with_targets: bool = True,
+                 thermal_scaling: Optional[Mapping] = None):
         unknown = set(sensors) - set(SENSORS)
         if unknown:
             raise ValueError(f'LoadMultiSensorSample: unknown sensors {sorted(unknown)}; '
                              f'expected a subset of {SENSORS}')
         self.sensors = tuple(sensors)
         self.with_targets = with_targets
+        scaling = as_scaling(thermal_scaling)
+        self.encoding_params = {} if scaling is None else {'thermal_scaling': scaling}
 
     def transform(self, results: dict) -> dict:
         out = {k: v for k, v in results.items() if k not in INFO_KEYS}
-        out.update(decode_sample(results, self.sensors, self.with_targets))
+        out.update(decode_sample(results, self.sensors, self.with_targets, self.encoding_params))
         return out
 
     def __repr__(self) -> str:

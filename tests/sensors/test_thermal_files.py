@@ -173,3 +173,18 @@ def test_one_scaling_per_config():
     with pytest.raises(ConfigError, match='top-level'):
         thermal_scaling_of(dict(test_dataloader=dict(dataset=dict(pipeline=[loader]))))
     assert thermal_scaling_of(dict(model=dict())) is None
+
+
+def test_training_loader_scales_radiometric_thermal(tmp_path):
+    """The loader of a training/evaluation pipeline takes the config's scaling (and only that)."""
+    from perception.datasets.base import sample_info, source
+    from perception.datasets.loading import LoadMultiSensorSample
+    path = _counts(tmp_path, [[27315, 29315, 31315]])          # 0, 20, 40 deg C in TLinear
+    info = sample_info('a', sensors=dict(thermal=source(path, 'u16_radiometric')))
+    scaling = dict(mode='kelvin', low=273.15, high=313.15)
+    out = LoadMultiSensorSample(thermal_scaling=scaling).transform(dict(info))
+    assert out['thermal'][0].tolist() == pytest.approx([0.0, 0.5, 1.0])
+    with pytest.raises(SensorError, match='thermal_scaling'):
+        LoadMultiSensorSample().transform(dict(info))
+    with pytest.raises(ConfigError, match='mode'):
+        LoadMultiSensorSample(thermal_scaling=dict(mode='auto', low=0, high=1))
