@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from perception.contract import INPUT_NAMES
 from perception.drawing import palette
 
 _GATE = re.compile(r'gate_(?P<task>\w+?)_s(?P<stride>\d+)$')
@@ -21,7 +22,7 @@ def gate_maps(model: torch.nn.Module, inputs: Mapping[str, np.ndarray]) -> Dict[
     """(task, stride) -> (E + 1, h, w) gate weights of one frame (last slot = the task memory)."""
     with torch.no_grad():
         out = model.forward_export(*(torch.from_numpy(np.asarray(inputs[k]))
-                                     for k in ('rgb', 'thermal', 'depth', 'modality_mask')),
+                                     for k in INPUT_NAMES),
                                    return_gates=True)
     maps = {}
     for name, value in out.items():

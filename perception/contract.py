@@ -18,10 +18,19 @@ TASKS: Tuple[str, ...] = ('seg', 'det', 'depth')
 #: Label value ignored by the segmentation loss and metrics.
 IGNORE_INDEX = 255
 
+#: Output strides of the four feature levels (1/4 .. 1/32 of the input) that every encoder delivers
+#: and the fusion, the decoders and the heads work on, finest first.
+STRIDES: Tuple[int, ...] = (4, 8, 16, 32)
+
 #: Graph input names (ONNX, TensorRT) -- identical to the sensor names plus the mask.
 INPUT_NAMES: Tuple[str, ...] = SENSORS + ('modality_mask', )
-#: Graph output names. The depth output is ``depth_pred``: ONNX input and output names must differ.
-OUTPUT_NAMES: Tuple[str, ...] = ('seg_logits', 'det_boxes', 'det_scores', 'det_labels', 'depth_pred')
+#: Detection outputs of an exported graph: candidates before NMS (``--nms host``) or the kept
+#: detections after in-graph NMS, fixed size K, score 0 in empty slots.
+DET_OUTPUT_NAMES: Tuple[str, ...] = ('det_boxes', 'det_scores', 'det_labels')
+#: Graph output names, in graph order; a graph has the ones of its tasks (segmentation as int32
+#: ``seg_labels``, ``seg_logits`` or both). The depth output is ``depth_pred``: ONNX input and output
+#: names must differ.
+OUTPUT_NAMES: Tuple[str, ...] = ('seg_labels', 'seg_logits') + DET_OUTPUT_NAMES + ('depth_pred', )
 
 #: Detection post-processing settings, one name each from the model config (``heads.det.nms``)
 #: through ``ModelSpec``, ``perception export``/``infer`` options and the Predictor to the ROS

@@ -18,7 +18,8 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-CANDIDATES = ('det_boxes', 'det_scores', 'det_labels')
+from perception.contract import DET_OUTPUT_NAMES as CANDIDATES
+
 EFFICIENT_NMS_OP = 'EfficientNMS_TRT'
 
 

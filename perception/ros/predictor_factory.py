@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from perception.contract import SENSORS
+
 from .core import PredictorFn
 
 log = logging.getLogger('perception.ros')
@@ -63,4 +65,4 @@ def load_custom_predictor(spec: str) -> PredictorFn:
 
 def _takes_sensors(fn: Any) -> bool:
     params = inspect.signature(fn).parameters
-    return {'rgb', 'thermal', 'depth'} <= set(params)
+    return set(SENSORS) <= set(params)

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from perception.contract import SENSORS
 from perception.results import PerceptionResult
 
 
@@ -23,7 +24,7 @@ def _absent(shape, name: str) -> np.ndarray:
 def result_panel(result: PerceptionResult, rgb: Optional[np.ndarray] = None,
                  thermal: Optional[np.ndarray] = None, depth: Optional[np.ndarray] = None,
                  title: str = '', max_depth: Optional[float] = None,
-                 sensors: Sequence[str] = ('rgb', 'thermal', 'depth')) -> np.ndarray:
+                 sensors: Sequence[str] = SENSORS) -> np.ndarray:
     """RGB uint8 row: rgb | thermal | depth in | segmentation + boxes | depth out.
 
     Absent sensors are drawn as grey tiles so a reader sees what the network had to work with.

@@ -6,6 +6,8 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from perception.contract import INPUT_NAMES, SENSOR_CHANNELS, SENSORS
+
 from ..spec import ModelSpec
 
 
@@ -18,9 +20,8 @@ class TorchBackend:
         self.wrapper = ExportWrapper(model, pre_nms_topk=spec.pre_nms_topk,
                                      seg_output=seg_output).to(device).eval()
         h, w = spec.input_size
-        probe = {s: np.zeros((1, c, h, w), np.float32) for s, c in
-                 (('rgb', 3), ('thermal', 1), ('depth', 1))}
-        probe['modality_mask'] = np.ones((1, 3), np.float32)
+        probe = {s: np.zeros((1, SENSOR_CHANNELS[s], h, w), np.float32) for s in SENSORS}
+        probe[INPUT_NAMES[-1]] = np.ones((1, len(SENSORS)), np.float32)
         self.wrapper.run_numpy(probe)   # learns the output names
         self.spec = spec.replace(outputs=tuple(self.wrapper.output_names),
                                  nms='host' if spec.nms != 'none' else 'none')

@@ -13,7 +13,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 import torch.nn.functional as F
 
-STRIDES = (4, 8, 16, 32)
+from perception.contract import STRIDES
 
 
 class DecoderOutput(NamedTuple):

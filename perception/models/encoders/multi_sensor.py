@@ -15,12 +15,11 @@ import torch
 from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor, nn
 
-from perception.contract import SENSOR_CHANNELS, SENSORS
+from perception.contract import SENSOR_CHANNELS, SENSORS, STRIDES
 from perception.registry import MODELS
 
 from ..builder import build_module
 
-STRIDES: Tuple[int, ...] = (4, 8, 16, 32)
 
 
 def sensor_backbone_cfg(template: Mapping, override: Optional[Mapping], in_channels: int,

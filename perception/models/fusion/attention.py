@@ -20,14 +20,12 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
-from perception.contract import SENSORS
+from perception.contract import SENSORS, STRIDES
 from perception.registry import MODELS
 
 from ..masking import keep_present, masked_softmax, mean_of_others
 from .base import BaseFusion, FusionOutput
 from .cross_attention import MaskedCrossAttention
-
-STRIDES = (4, 8, 16, 32)
 
 
 class SensorAttentionLevel(nn.Module):

@@ -20,7 +20,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from perception.contract import DETECTION_SETTINGS, ConfigError, renamed_settings
+from perception.contract import DETECTION_SETTINGS, STRIDES, ConfigError, renamed_settings
 from perception.registry import MODELS
 
 from ..builder import build_module
@@ -28,8 +28,7 @@ from ..builder import build_module
 from ..postprocess import topk_nms
 from .base import TaskHead, connected_zero
 
-LEVEL_STRIDES = (4, 8, 16, 32)
-DEFAULT_STRIDES = (8, 16, 32)
+DEFAULT_STRIDES = STRIDES[1:]   # the three coarsest levels
 
 
 @MODELS.register_module()
@@ -48,10 +47,10 @@ class DenseDetHead(TaskHead):
                  strides: Sequence[int] = DEFAULT_STRIDES, nms: Optional[dict] = None,
                  adapter_norm_cfg: Optional[dict] = dict(type='BN'), init_cfg=None):
         super().__init__(init_cfg)
-        bad = [s for s in strides if s not in LEVEL_STRIDES]
+        bad = [s for s in strides if s not in STRIDES]
         if bad or len(in_channels) != len(strides):
             raise ValueError(f'DenseDetHead: strides {tuple(strides)} must be among '
-                             f'{LEVEL_STRIDES} and match in_channels {tuple(in_channels)}')
+                             f'{STRIDES} and match in_channels {tuple(in_channels)}')
         self.strides = tuple(strides)
         cfg = ConfigDict(head)  # mmdet heads read train_cfg.assigner as attributes
         width = cfg.get('in_channels')
@@ -85,9 +84,9 @@ class DenseDetHead(TaskHead):
     @classmethod
     def input_levels(cls, cfg) -> Tuple[int, ...]:
         strides = tuple(cfg.get('strides', DEFAULT_STRIDES))
-        if not set(strides) <= set(LEVEL_STRIDES):
-            raise ValueError(f'DenseDetHead: strides {strides} must be among {LEVEL_STRIDES}')
-        return tuple(LEVEL_STRIDES.index(s) for s in strides)
+        if not set(strides) <= set(STRIDES):
+            raise ValueError(f'DenseDetHead: strides {strides} must be among {STRIDES}')
+        return tuple(STRIDES.index(s) for s in strides)
 
     def forward(self, feats: List[Tensor]) -> tuple:
         return self.head([a(f) for a, f in zip(self.adapters, feats)])
