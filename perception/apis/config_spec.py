@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 from perception.contract import DETECTION_SETTINGS, NORMALIZATION, SENSORS, renamed_settings
+from perception.sensors.thermal import thermal_scaling_of
 
 from .spec import ModelSpec
 
@@ -110,4 +111,4 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
     settings.update({k: v for k, v in options.items() if v is not None})
     return ModelSpec(input_size=input_size, seg_classes=seg, det_classes=det,
                      normalization=normalization_of(cfg), nms=nms, outputs=tuple(outputs),
-                     source=source, **settings)
+                     source=source, thermal_scaling=thermal_scaling_of(cfg), **settings)

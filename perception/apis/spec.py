@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from perception.contract import NORMALIZATION
 
@@ -38,6 +38,8 @@ class ModelSpec:
     dynamic_batch: bool = False
     opset: Optional[int] = None
     source: str = ''                               # config / checkpoint the graph came from
+    #: How 16-bit radiometric thermal became [0, 1] in training (perception/sensors/thermal.py).
+    thermal_scaling: Optional[Dict[str, Any]] = None
 
     def __post_init__(self):
         if self.nms not in NMS_MODES:
