@@ -1,7 +1,8 @@
 """``TaskExpertDecoder``: mixture-of-experts decoder with per-task gates and multi-task memory.
 
 Coarse to fine, at every level ``l`` with experts (after a shared top-down path ``x_l``):
-  * E experts (depthwise 3x3 + pointwise) turn ``x_l`` into E task-generic features;
+  * E experts (one conv with E x C outputs: pointwise or dense 3x3) turn ``x_l`` into E
+    task-generic features;
   * each task ``t`` brings its memory ``m_t`` from the coarser level (1x1 conv, upsampled) -- at the
     coarsest level it is initialised from ``x_l``;
   * a per-task gate reads ``[x_l, m_t]`` and outputs per-pixel softmax weights over the E experts
@@ -12,22 +13,70 @@ Gating is dense softmax (no top-k, no data-dependent branches), so the graph is 
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 
 from perception.registry import MODELS
 
+from ..layers.reparam import bn_scale_shift
 from ..losses.balance import expert_balance_loss
 from .base import STRIDES, BaseDecoder, DecoderOutput, TopDownPath, upsample_to
 
 
-def _expert(c: int, norm_cfg, act_cfg) -> nn.Sequential:
-    return nn.Sequential(
-        ConvModule(c, c, 3, padding=1, groups=c, norm_cfg=norm_cfg, act_cfg=act_cfg),
-        ConvModule(c, c, 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
+class ExpertBank(nn.Module):
+    """E experts on one input, computed as ONE conv with E x C outputs: (B, C, H, W) ->
+    (B, E, C, H, W). ``kernel`` 3 = dense 3x3 experts, 1 = pointwise experts (cheap at stride 4)."""
+
+    def __init__(self, channels: int, num_experts: int, kernel: int, norm_cfg, act_cfg):
+        super().__init__()
+        self.num_experts, self.channels = num_experts, channels
+        self.conv = ConvModule(channels, num_experts * channels, kernel, padding=kernel // 2,
+                               norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def __len__(self) -> int:
+        return self.num_experts
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        return self.conv(x).view(b, self.num_experts, self.channels, h, w)
+
+
+class TaskGates(nn.Module):
+    """Every active task's gate in one pass: ``softmax(W2_t act(BN(Wx x + Wm_t m_t)))`` over the E
+    experts + the task memory, i.e. a 1x1 conv on ``[x, m_t]`` per task, with the ``x`` part for all
+    tasks in one conv and the memory parts as one grouped conv. Returns (B, T, E + 1, H, W)."""
+
+    def __init__(self, channels: int, num_tasks: int, num_experts: int, hidden: int,
+                 norm_cfg, act_cfg):
+        super().__init__()
+        self.num_tasks, self.slots = num_tasks, num_experts + 1
+        self.from_x = nn.Conv2d(channels, num_tasks * hidden, 1, bias=False)
+        self.from_memory = nn.Conv2d(num_tasks * channels, num_tasks * hidden, 1,
+                                     groups=num_tasks, bias=norm_cfg is None)
+        self.norm = (build_norm_layer(norm_cfg, num_tasks * hidden)[1] if norm_cfg
+                     else nn.Identity())
+        self.act = build_activation_layer(act_cfg) if act_cfg else nn.Identity()
+        self.out = nn.Conv2d(num_tasks * hidden, num_tasks * self.slots, 1, groups=num_tasks)
+
+    def forward(self, x: Tensor, memory: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        hidden = self.act(self.norm(self.from_x(x) + self.from_memory(memory)))
+        return self.out(hidden).view(b, self.num_tasks, self.slots, h, w).softmax(2)
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Fold the BatchNorm, which follows the *sum* of the two convs, into both of them."""
+        if not isinstance(self.norm, nn.modules.batchnorm._BatchNorm):
+            return
+        scale, shift = bn_scale_shift(self.norm)
+        for conv in (self.from_x, self.from_memory):
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+        bias = self.from_memory.bias if self.from_memory.bias is not None else 0.0
+        self.from_memory.bias = nn.Parameter(bias * scale + shift)
+        self.norm = nn.Identity()
 
 
 @MODELS.register_module()
@@ -36,14 +85,20 @@ class TaskExpertDecoder(BaseDecoder):
         num_experts: E, experts per level.
         expert_levels: level indices (0 = stride 4) that carry experts; at the others a task's
             feature is the shared ``x_l`` (no gate), the memory is still updated.
+        expert_kernel: 3 (dense 3x3 experts) or 1 (pointwise), per level or one for all.
         gate_channels: hidden width of each gate.
         balance_weight: weight of the load-balancing loss (0 turns it off).
+
+    All tasks are computed together: the memories of the tasks active at a level are one tensor
+    (B, T x C, H, W), and every per-task layer is a grouped conv with one group per task (the same
+    function as one layer per task, a few kernel calls instead of T times as many). Tasks are kept
+    ordered by the finest level they read, so the tasks active at a level are a prefix of them.
     """
 
     def __init__(self, in_channels: Sequence[int], tasks: Sequence[str],
                  out_levels: Mapping[str, Sequence[int]], channels: Optional[Sequence[int]] = None,
                  num_experts: int = 4, expert_levels: Sequence[int] = (0, 1, 2, 3),
-                 gate_channels: int = 16, balance_weight: float = 0.01,
+                 expert_kernel=3, gate_channels: int = 16, balance_weight: float = 0.01,
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'), init_cfg=None):
         super().__init__(in_channels, tasks, out_levels, channels, init_cfg)
@@ -53,62 +108,68 @@ class TaskExpertDecoder(BaseDecoder):
         self.balance_weight = balance_weight
         top = self.num_levels - 1
         self.expert_levels = tuple(sorted(l for l in expert_levels if l >= self.finest))
+        kernels = (tuple(expert_kernel) if isinstance(expert_kernel, (tuple, list))
+                   else (expert_kernel, ) * self.num_levels)
+        if len(kernels) != self.num_levels or set(kernels) - {1, 3}:
+            raise ValueError(f'expert_kernel must be 1 or 3, or one of them per level '
+                             f'({self.num_levels} levels), got {expert_kernel!r}')
+        #: tasks ordered by the finest level they read: the active ones at a level are a prefix
+        self.order: Tuple[str, ...] = tuple(sorted(self.tasks, key=lambda t: self.out_levels[t][0]))
         self.top_down = TopDownPath(self.in_channels, self.channels, self.finest, norm_cfg, act_cfg)
         ch = self.channels
         self.experts = nn.ModuleDict({
-            str(l): nn.ModuleList(_expert(ch[l], norm_cfg, act_cfg) for _ in range(num_experts))
+            str(l): ExpertBank(ch[l], num_experts, kernels[l], norm_cfg, act_cfg)
             for l in self.expert_levels})
-        self.mem_init = nn.ModuleDict({
-            t: ConvModule(ch[top], ch[top], 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
-            for t in self.tasks})
+        self.mem_init = ConvModule(ch[top], len(self.order) * ch[top], 1, norm_cfg=norm_cfg,
+                                   act_cfg=act_cfg)
         self.mem_carry, self.gate, self.update = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
-        for t in self.tasks:
-            for l in self._levels(t):
-                key = f'{t}_{l}'
-                if l < top:
-                    self.mem_carry[key] = ConvModule(ch[l + 1], ch[l], 1, norm_cfg=norm_cfg,
-                                                     act_cfg=None)
-                if l in self.expert_levels:
-                    self.gate[key] = nn.Sequential(
-                        ConvModule(2 * ch[l], gate_channels, 1, norm_cfg=norm_cfg,
-                                   act_cfg=act_cfg),
-                        nn.Conv2d(gate_channels, num_experts + 1, 1))
-                self.update[key] = nn.Sequential(
-                    ConvModule(2 * ch[l], ch[l], 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
-                    ConvModule(ch[l], ch[l], 3, padding=1, groups=ch[l], norm_cfg=norm_cfg,
-                               act_cfg=None))
+        for l in range(top, self.finest - 1, -1):
+            t = self._num_active(l)
+            if l < top:
+                self.mem_carry[str(l)] = ConvModule(t * ch[l + 1], t * ch[l], 1, groups=t,
+                                                    norm_cfg=norm_cfg, act_cfg=None)
+            if l in self.expert_levels:
+                self.gate[str(l)] = TaskGates(ch[l], t, num_experts, gate_channels, norm_cfg,
+                                              act_cfg)
+            self.update[str(l)] = nn.Sequential(
+                ConvModule(2 * t * ch[l], t * ch[l], 1, groups=t, norm_cfg=norm_cfg,
+                           act_cfg=act_cfg),
+                ConvModule(t * ch[l], t * ch[l], 3, padding=1, groups=t * ch[l],
+                           norm_cfg=norm_cfg, act_cfg=None))
 
-    def _levels(self, task: str) -> range:
-        """Levels where ``task`` is computed: coarsest down to the finest one its head reads."""
-        return range(self.num_levels - 1, self.out_levels[task][0] - 1, -1)
+    def _num_active(self, level: int) -> int:
+        """How many tasks (a prefix of ``self.order``) are computed at ``level``."""
+        return sum(self.out_levels[t][0] <= level for t in self.order)
 
     def forward(self, feats: Sequence[Tensor]) -> DecoderOutput:
         xs = self.top_down(feats)
-        memory: Dict[str, Tensor] = {}
+        top = self.num_levels - 1
         gates: Dict[str, Tensor] = {}
         outs: Dict[str, List[Tensor]] = {t: [] for t in self.tasks}
-        for lvl in range(self.num_levels - 1, self.finest - 1, -1):
+        memory: Optional[Tensor] = None          # (B, T x C, H, W), tasks in ``self.order``
+        for lvl in range(top, self.finest - 1, -1):
             x = xs[lvl]
-            experts = None
-            if lvl in self.expert_levels:  # (B, E, C, H, W), shared by all tasks
-                experts = torch.stack([e(x) for e in self.experts[str(lvl)]], 1)
-            for t in self.tasks:
-                if lvl not in self._levels(t):
-                    continue
-                key = f'{t}_{lvl}'
-                if lvl == self.num_levels - 1:
-                    m_in = self.mem_init[t](x)
-                else:
-                    m_in = upsample_to(self.mem_carry[key](memory[t]), x)
-                feat = x
-                if experts is not None:
-                    g = torch.softmax(self.gate[key](torch.cat([x, m_in], 1)), dim=1)
-                    slots = torch.cat([experts, m_in.unsqueeze(1)], 1)
-                    feat = (slots * g.unsqueeze(2)).sum(1)
-                    gates[f'gate_{t}_s{STRIDES[lvl]}'] = g
-                memory[t] = m_in + self.update[key](torch.cat([feat, m_in], 1))
-                if lvl in self.out_levels[t]:
-                    outs[t].insert(0, memory[t])
+            b, c, h, w = x.shape
+            t = self._num_active(lvl)
+            if lvl == top:
+                m_in = self.mem_init(x)
+            else:  # the first t tasks of the coarser level's memory, carried and upsampled
+                prev = memory[:, :t * memory.shape[1] // self._num_active(lvl + 1)]
+                m_in = upsample_to(self.mem_carry[str(lvl)](prev), x)
+            m5 = m_in.view(b, t, c, h, w)
+            feat = x.unsqueeze(1).expand(b, t, c, h, w)
+            if lvl in self.expert_levels:
+                g = self.gate[str(lvl)](x, m_in)                      # (B, T, E + 1, H, W)
+                experts = self.experts[str(lvl)](x)                   # (B, E, C, H, W)
+                e = self.num_experts
+                feat = (g[:, :, :e, None] * experts.unsqueeze(1)).sum(2) + g[:, :, e:] * m5
+                for i, task in enumerate(self.order[:t]):
+                    gates[f'gate_{task}_s{STRIDES[lvl]}'] = g[:, i]
+            pair = torch.stack([feat, m5], 2).reshape(b, 2 * t * c, h, w)  # per task [f_t, m_t]
+            memory = m_in + self.update[str(lvl)](pair)
+            for i, task in enumerate(self.order[:t]):
+                if lvl in self.out_levels[task]:
+                    outs[task].insert(0, memory[:, i * c:(i + 1) * c])
         return DecoderOutput(outs, gates)
 
     def aux_loss(self, gates: Mapping[str, Tensor]) -> Optional[Tensor]:
