@@ -1,5 +1,6 @@
 """Per-sensor encoders: raw sensor tensors -> one 4-level feature pyramid per sensor."""
 from .litenet import LiteNet
 from .multi_sensor import STRIDES, MultiSensorEncoder
+from .repnet import RepNet
 
-__all__ = ['LiteNet', 'MultiSensorEncoder', 'STRIDES']
+__all__ = ['LiteNet', 'MultiSensorEncoder', 'RepNet', 'STRIDES']
