@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from itertools import combinations
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 #: Sensor order. ``modality_mask[i]`` says whether ``SENSORS[i]`` is present.
 SENSORS: Tuple[str, ...] = ('rgb', 'thermal', 'depth')
@@ -99,6 +100,11 @@ def sensor_specs(normalization: Optional[Dict[str, Dict[str, Tuple[float, ...]]]
     return tuple(
         SensorSpec(s, SENSOR_CHANNELS[s], tuple(norm[s]['mean']), tuple(norm[s]['std']))
         for s in SENSORS)
+
+
+def sensor_subsets(sensors: Sequence[str] = SENSORS) -> List[Tuple[str, ...]]:
+    """Every non-empty subset of ``sensors``, largest first, each in the given order (7 for three)."""
+    return [c for k in range(len(sensors), 0, -1) for c in combinations(sensors, k)]
 
 
 def renamed_settings(settings: Mapping[str, Any], where: str) -> Dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from perception.contract import SENSORS
+from perception.contract import SENSORS, sensor_subsets
 
 from . import runners as br
 
@@ -117,7 +117,7 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
             gc.collect()
             wrapper = ExportWrapper(files['model']).eval()
             gmacs = br.count_flops(ExportForward(files['model']), br.sensor_inputs(size)) / 1e9
-            subsets = _subsets() if (opts.subsets and i == 0) else [SENSORS]
+            subsets = sensor_subsets() if (opts.subsets and i == 0) else [SENSORS]
             for sensors in subsets:
                 group = 'backends' if tuple(sensors) == SENSORS else 'subsets'
                 inputs = br.sensor_inputs(size, sensors)
@@ -138,11 +138,6 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
     result.peak_gflops['cpu fp32'] = max(result.peak_gflops['cpu fp32'], end_peak)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def _subsets() -> List[Tuple[str, ...]]:
-    from itertools import combinations
-    return [c for k in range(len(SENSORS), 0, -1) for c in combinations(SENSORS, k)]
 
 
 def _use_cuda(opts: SuiteOptions) -> bool:

@@ -131,7 +131,7 @@ def _report(metrics: Dict[str, float], baseline: Dict[str, float], enforce: bool
 def run(args: argparse.Namespace) -> int:
     import perception.registry  # noqa: F401
     from perception.models.checkpoint import make_release_checkpoint
-    from perception.engine.config import load_config
+    from perception.engine.config import runner_config
     t_start = time.perf_counter()
     opts = {}
     if args.quick:
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         opts['train_cfg.max_iters'] = args.iters
     if args.num_test:
         opts['test_dataloader.dataset.num_samples'] = args.num_test
-    cfg = load_config(args.config, opts, args.work_dir)
+    cfg = runner_config(args.config, opts, args.work_dir)
     # The schedule's cosine decay must end where training ends.
     max_iters = cfg.train_cfg.max_iters
     for sched in cfg.param_scheduler:

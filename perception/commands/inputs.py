@@ -11,16 +11,10 @@ from perception.contract import ConfigError
 
 def config_file(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none'):
-    """``perception.engine.config.load_config``; a config is Python the user wrote, so anything
-    that fails while reading it (a syntax error, a missing ``_base_``, a bad name) is theirs."""
-    from perception.engine.config import load_config
-    if not Path(path).is_file():
-        raise ConfigError(f'config {path}: no such file')
-    try:
-        return load_config(str(path), cfg_options, work_dir, launcher)
-    except Exception as err:   # noqa: BLE001 -- see the docstring
-        raise ConfigError(f'config {path} cannot be read: {type(err).__name__}: '
-                          f'{" ".join(str(err).split())}') from err
+    """``perception.engine.config.runner_config``: ``load_config`` (perception.models.builder)
+    reports a config that is missing or cannot be read as ``ConfigError``."""
+    from perception.engine.config import runner_config
+    return runner_config(str(path), cfg_options, work_dir, launcher)
 
 
 def checkpoint_file(path: str) -> None:

@@ -42,8 +42,7 @@ def evaluate(cfg, checkpoint: str, sensors=None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     import perception.registry  # noqa: F401
-    from perception.contract import SENSORS
-    from perception.engine.config import sensor_subsets
+    from perception.contract import sensor_subsets
     from perception.evaluation import format_matrix
 
     from .inputs import checkpoint_file, config_file
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         results = {'all': evaluate(cfg, args.checkpoint)}
     else:
         results = {}
-        for subset in sensor_subsets(SENSORS):
+        for subset in sensor_subsets():
             results['+'.join(subset)] = evaluate(cfg, args.checkpoint, subset)
         print(format_matrix(results))
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')

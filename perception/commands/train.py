@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from mmengine.runner import Runner
 
     import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
-    from perception.engine.config import enable_amp, load_config, set_resume
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    from perception.engine.config import enable_amp, runner_config, set_resume
+    cfg = runner_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         enable_amp(cfg)
     set_resume(cfg, args.resume)

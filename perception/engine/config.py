@@ -1,26 +1,36 @@
-"""Config handling shared by ``train``, ``test`` and ``demo`` (the mmseg ``tools/train.py`` recipe)."""
+"""The config mmengine's Runner gets, shared by ``train``, ``test``, ``demo`` and the studies (the mmseg
+``tools/train.py`` recipe): the one ``load_config`` (perception.models.builder), then the work dir and
+the distributed backend."""
 from __future__ import annotations
 
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for CLIs)
 
+from perception.models.builder import load_config
 
-def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
-                launcher: str = 'none') -> Config:
-    """Read a config, apply ``--cfg-options``, set the work dir and the distributed backend."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+
+def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                  launcher: str = 'none') -> Config:
+    """``load_config`` (``--cfg-options`` applied), then the work dir and the distributed backend.
+
+    Args:
+        path: config file.
+        cfg_options: ``--cfg-options`` overrides.
+        work_dir: where the Runner writes; default ``./work_dirs/<config name>`` unless the config
+            sets one.
+        launcher: mmengine launcher (``none``, ``pytorch``, ...); DDP runs on gloo without CUDA.
+
+    Returns:
+        The ``Config`` for ``Runner.from_cfg``.
+    """
+    cfg = load_config(path, cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    cfg.setdefault('default_scope', 'perception')
     if launcher != 'none':
         # NCCL needs GPUs; on CPU-only machines DDP runs on gloo.
         import torch
@@ -56,12 +66,3 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
-
-
-def sensor_subsets(sensors: Sequence[str]) -> list:
-    """Every non-empty subset of ``sensors``, largest first (7 for three sensors)."""
-    from itertools import combinations
-    out = []
-    for k in range(len(sensors), 0, -1):
-        out.extend(combinations(sensors, k))
-    return out

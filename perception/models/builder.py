@@ -41,13 +41,23 @@ def load_config(config: Union[str, Path, Config], cfg_options: Optional[dict] = 
 
     Returns:
         The ``Config``, with ``default_scope`` set to ``'perception'`` when the file has none.
+
+    Raises:
+        ConfigError: the file is missing or cannot be read. A config is Python the user wrote, so
+            anything that fails while reading it (a syntax error, a missing ``_base_``, a bad name)
+            is the user's input error, reported in one line by the command line.
     """
     if isinstance(config, Config):
         cfg = config
     else:
-        if not osp.isfile(str(config)):
-            raise FileNotFoundError(f'config file not found: {config}')
-        cfg = Config.fromfile(str(config))
+        path = str(config)
+        if not osp.isfile(path):
+            raise ConfigError(f'config {path}: no such file')
+        try:
+            cfg = Config.fromfile(path)
+        except Exception as err:   # noqa: BLE001 -- see Raises
+            raise ConfigError(f'config {path} cannot be read: {type(err).__name__}: '
+                              f'{" ".join(str(err).split())}') from err
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.setdefault('default_scope', 'perception')

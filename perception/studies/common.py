@@ -66,8 +66,8 @@ class Trained:
 # --- configs -------------------------------------------------------------------------------------
 def base_config(settings: Settings) -> Config:
     """The study config with ``settings`` applied (sizes, schedule, seeds, loaders)."""
-    from perception.engine.config import load_config
-    cfg = load_config(STUDY_CONFIG, work_dir=settings.work_dir)
+    from perception.engine.config import runner_config
+    cfg = runner_config(STUDY_CONFIG, work_dir=settings.work_dir)
     h, w = settings.img_size
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']

@@ -27,7 +27,7 @@ def keep(sensors) -> dict:
 
 def run(settings: Settings, log: Log = print) -> Dict:
     from perception.datasets.synthetic import CONDITIONS
-    from perception.engine.config import sensor_subsets
+    from perception.contract import sensor_subsets
     base = base_config(settings)
     conditions = list(base.subset_eval_conditions)
     models = {'full': train(base, 'full', settings, log)}

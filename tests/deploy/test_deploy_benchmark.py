@@ -48,7 +48,7 @@ def test_markdown_report_has_every_section_and_the_command():
 
 
 def test_single_task_variant_leaves_the_callers_config_alone():
-    from perception.engine.config import load_config
+    from perception.models import load_config
     cfg = load_config('configs/_base_/models/nano.py')
     seg_only = br.perception_model(cfg, tasks=('seg', ))
     assert tuple(cfg.model.tasks) == ('seg', 'det', 'depth')

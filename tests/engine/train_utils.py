@@ -1,7 +1,7 @@
 """Small, fast training configs for the engine tests (derived from the demo config)."""
 import os.path as osp
 
-from perception.engine.config import load_config
+from perception.engine.config import runner_config
 from perception.paths import REPO_ROOT
 
 DEMO_CONFIG = osp.join(str(REPO_ROOT), 'configs', 'demo', 'nano_synthetic_demo.py')
@@ -10,7 +10,7 @@ TINY = (64, 96)  # (H, W): small frames straight from the generator, no resize i
 
 
 def tiny_cfg(work_dir, max_iters=4, batch_size=2, **overrides):
-    cfg = load_config(DEMO_CONFIG, work_dir=str(work_dir))
+    cfg = runner_config(DEMO_CONFIG, work_dir=str(work_dir))
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
         loader.num_workers = 0

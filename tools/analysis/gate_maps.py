@@ -25,7 +25,7 @@ def main() -> None:
     import cv2
     from perception.analysis_gates import collect, dominant_slot_picture, format_usage, usage_table
     from perception.apis import Predictor
-    from perception.engine.config import load_config
+    from perception.models import load_config
     from perception.registry import DATASETS
     cfg = load_config(args.config)
     predictor = Predictor.from_config(cfg, args.checkpoint)
