@@ -41,8 +41,10 @@ class CameraModel:
     def __post_init__(self):
         K = np.asarray(self.K, np.float64)
         D = np.asarray(self.D if self.D is not None else (), np.float64).reshape(-1)
-        if K.shape != (3, 3) or K[0, 0] <= 0 or K[1, 1] <= 0 or not np.all(np.isfinite(K)):
-            raise ConfigError(f'{self.name}: camera matrix must be 3x3 with fx, fy > 0, got '
+        if K.shape != (3, 3) or K[0, 0] <= 0 or K[1, 1] <= 0 or not np.all(np.isfinite(K)) \
+                or K[0, 1] != 0 or K[1, 0] != 0 or not np.allclose(K[2], (0, 0, 1)):
+            raise ConfigError(f'{self.name}: camera matrix must be [[fx, 0, cx], [0, fy, cy], '
+                              f'[0, 0, 1]] with fx, fy > 0 (no skew, as OpenCV and ROS), got '
                               f'{K.tolist()}')
         if D.size not in (0, 4, 5, 8, 12, 14) or not np.all(np.isfinite(D)):
             raise ConfigError(f'{self.name}: distortion needs 0, 4, 5, 8, 12 or 14 coefficients '
@@ -94,9 +96,7 @@ class CameraModel:
         """Pixel coordinates -> normalised ray (x, y, 1) components x, y (lens distortion removed)."""
         u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
         if not self.distorted:
-            fx, s, cx, fy, cy = self.K[0, 0], self.K[0, 1], self.K[0, 2], self.K[1, 1], self.K[1, 2]
-            y = (v - cy) / fy
-            return (u - cx - s * y) / fx, y
+            return (u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1]
         pts = np.stack([u.ravel(), v.ravel()], -1).reshape(-1, 1, 2)
         out = cv2.undistortPoints(pts, self.K, self.D, criteria=_UNDISTORT).reshape(-1, 2)
         return out[:, 0].reshape(u.shape), out[:, 1].reshape(u.shape)
@@ -104,15 +104,16 @@ class CameraModel:
     def project(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Camera-frame points (..., 3) with z > 0 -> pixel coordinates u, v."""
         p = np.asarray(points, np.float64)
-        if not self.distorted:
-            x, y = p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
-            return (self.K[0, 0] * x + self.K[0, 1] * y + self.K[0, 2],
-                    self.K[1, 1] * y + self.K[1, 2])
-        if p[..., 0].size == 0:
-            return np.zeros(p.shape[:-1]), np.zeros(p.shape[:-1])
-        uv, _ = cv2.projectPoints(p.reshape(-1, 3), np.zeros(3), np.zeros(3), self.K, self.D)
-        uv = uv.reshape(*p.shape[:-1], 2)
-        return uv[..., 0], uv[..., 1]
+        x, y = p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
+        if self.distorted and self.D.size <= 8:
+            x, y = _distort(x, y, self.D)
+        elif self.distorted:   # thin prism / tilted sensor terms: OpenCV's own model
+            if p[..., 0].size == 0:
+                return np.zeros(p.shape[:-1]), np.zeros(p.shape[:-1])
+            uv, _ = cv2.projectPoints(p.reshape(-1, 3), np.zeros(3), np.zeros(3), self.K, self.D)
+            uv = uv.reshape(*p.shape[:-1], 2)
+            return uv[..., 0], uv[..., 1]
+        return self.K[0, 0] * x + self.K[0, 2], self.K[1, 1] * y + self.K[1, 2]
 
     @cached_property
     def pixel_rays(self) -> Tuple[np.ndarray, np.ndarray]:
@@ -125,6 +126,19 @@ class CameraModel:
         """(H + 1, W + 1) normalised rays of the pixel corners (u, v) = (j - 0.5, i - 0.5)."""
         v, u = np.mgrid[0:self.height + 1, 0:self.width + 1].astype(np.float64) - 0.5
         return self.unproject(u, v)
+
+
+def _distort(x: np.ndarray, y: np.ndarray, D: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """OpenCV's radial-tangential model (k1, k2, p1, p2[, k3[, k4, k5, k6]]) in numpy: the same
+    numbers as cv2.projectPoints (tests/sensors), several times faster on whole images."""
+    k = np.zeros(8)
+    k[:D.size] = D
+    k1, k2, p1, p2, k3, k4, k5, k6 = k
+    r2 = x * x + y * y
+    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    xy = x * y
+    return (x * radial + 2 * p1 * xy + p2 * (r2 + 2 * x * x),
+            y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * xy)
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,10 @@ from .encodings import float_depth
 #: A source pixel covers at most this many target pixels per axis (upsampling beyond this factor
 #: leaves gaps between footprints rather than smearing one reading over a large area).
 MAX_FOOTPRINT = 8
+#: Footprints are widened by this much (pixels): neighbouring depth pixels project their shared
+#: corner from slightly different (noisy) depths, which would otherwise open pinholes between them
+#: (on the synthetic rig of docs/registration.md: 113 pinholes per frame at 0, none at 0.1).
+FOOTPRINT_MARGIN = 0.1
 #: Occlusion test of the depth-based thermal warp: a colour pixel is hidden from the thermal camera
 #: when its point lies farther (along the thermal axis) than the thermal view's z-buffer by more than
 #: this share of the depth plus 5 cm.
@@ -94,9 +98,10 @@ def register_depth(depth: np.ndarray, source: CameraModel, target: CameraModel,
 
 
 def _cover(lo: np.ndarray, hi: np.ndarray, centre: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Integer pixels whose centres lie in [lo, hi]; at least the pixel nearest ``centre``, at most
-    MAX_FOOTPRINT around it."""
-    a, b = np.ceil(lo).astype(np.int64), np.floor(hi).astype(np.int64)
+    """Integer pixels whose centres lie in [lo, hi] (widened by FOOTPRINT_MARGIN); at least the
+    pixel nearest ``centre``, at most MAX_FOOTPRINT around it."""
+    a = np.ceil(lo - FOOTPRINT_MARGIN).astype(np.int64)
+    b = np.floor(hi + FOOTPRINT_MARGIN).astype(np.int64)
     nearest = np.floor(centre + 0.5).astype(np.int64)
     empty = b < a
     a, b = np.where(empty, nearest, a), np.where(empty, nearest, b)

@@ -107,6 +107,20 @@ def test_distortion_round_trip():
     assert np.array_equal(reg, depth)
 
 
+@pytest.mark.parametrize('D', [[-0.28, 0.09, 0.001, -0.0015, -0.012],
+                               [0.3, -0.1, 0.002, 0.001, 0.02, 0.35, -0.08, 0.03],
+                               [-0.1, 0.01, 0, 0, 0, 0, 0, 0, 0.001, -0.002, 0.0005, 0.001]])
+def test_projection_agrees_with_opencv(D):
+    """numpy distortion (up to 8 coefficients) and OpenCV's projectPoints give the same pixels."""
+    import cv2
+    cam = CameraModel(640, 480, [[520, 0, 321.3], [0, 518, 238.9], [0, 0, 1]], D, 'cam')
+    rng = np.random.default_rng(0)
+    pts = np.c_[rng.uniform(-1.5, 1.5, (2000, 2)), rng.uniform(1, 4, 2000)]
+    ref, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), cam.K, cam.D)
+    u, v = cam.project(pts)
+    assert np.abs(np.c_[u, v] - ref.reshape(-1, 2)).max() < 1e-6
+
+
 def _labels_on_rgb(rig, registration, depth=None):
     """The thermal camera's label image warped like thermal (labels as floats; blends -> NaN)."""
     labels = rig['views']['thermal'].label.astype(np.float32)
