@@ -2,18 +2,18 @@
 
 For each frame the model's gates give, at every pixel of every expert level, softmax weights over the
 E experts plus the task's memory (``forward_export(return_gates=True)``). This module averages them into
-a usage table (task x level x slot) and draws, per frame, which slot dominates each pixel.
+a usage table (task x level x slot) and specialisation statistics; the pictures of which slot
+dominates each pixel are drawn by ``perception.visualization.gates``.
 """
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Tuple
 
 import numpy as np
 import torch
 
 from perception.contract import INPUT_NAMES
-from perception.drawing import palette
 
 _GATE = re.compile(r'gate_(?P<task>\w+?)_s(?P<stride>\d+)$')
 
@@ -55,31 +55,6 @@ def format_usage(table: Mapping[Tuple[str, int], np.ndarray]) -> str:
     for (task, stride), w in table.items():
         lines.append(f'| {task} | {stride} | ' + ' | '.join(f'{x:.3f}' for x in w) + ' |')
     return '\n'.join(lines)
-
-
-def dominant_slot_picture(maps: Mapping[Tuple[str, int], np.ndarray], size: Tuple[int, int],
-                          rgb: Optional[np.ndarray] = None) -> np.ndarray:
-    """RGB uint8 grid: rows = tasks, columns = strides; each cell colours every pixel by the slot
-    with the largest weight (palette index = slot; the memory is the last colour)."""
-    import cv2
-    tasks = sorted({t for t, _ in maps})
-    strides = sorted({s for _, s in maps})
-    h, w = size
-    slots = max(g.shape[0] for g in maps.values())
-    colours = palette(slots)
-    rows: List[np.ndarray] = []
-    for task in tasks:
-        cells = [] if rgb is None else [cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)]
-        for stride in strides:
-            g = maps.get((task, stride))
-            cell = np.zeros((h, w, 3), np.uint8)
-            if g is not None:
-                cell = cv2.resize(colours[g.argmax(axis=0)], (w, h), interpolation=cv2.INTER_NEAREST)
-            cv2.putText(cell, f'{task} s{stride}', (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        (255, 255, 255), 1, cv2.LINE_AA)
-            cells.append(cell)
-        rows.append(np.concatenate(cells, axis=1))
-    return np.concatenate(rows, axis=0)
 
 
 def _entropy(p: np.ndarray, axis: int = 0) -> np.ndarray:

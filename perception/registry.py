@@ -30,7 +30,7 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='perception',
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='perception',
                  locations=['perception.engine'])
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='perception',
-                       locations=['perception.visualization'])
+                       locations=['perception.visualization.visualizer'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='perception',
                        locations=['perception.visualization'])
 

@@ -49,7 +49,6 @@ LAYERS: Tuple[Tuple[str, Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...], str]
         ('registry', ('perception.registry', 'perception.compat'), (),
          'mmengine registries of the perception scope, safe checkpoint loading'),
         ('structures', ('perception.structures', ), (), 'MultiTaskDataSample'),
-        ('drawing', ('perception.drawing', ), TORCH_AND_OPENMMLAB, 'palette and base image'),
     )),
     ('parts', (
         ('datasets', ('perception.datasets', ), (), 'real formats, generic layout, synthetic'),
@@ -58,6 +57,8 @@ LAYERS: Tuple[Tuple[str, Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...], str]
         ('models', ('perception.models', ), (),
          'encoders, fusion, decoders, heads, losses; build_model, load_config, ExportWrapper'),
         ('analysis_gates', ('perception.analysis_gates', ), (), 'TaskExpert gate statistics'),
+        ('visualization', ('perception.visualization', ), (),
+         'every picture: palette, overlays, depth/thermal colour maps, panels, gate maps'),
     )),
     ('inference', (
         ('apis', ('perception.apis', ), TORCH_AND_OPENMMLAB,
@@ -69,7 +70,6 @@ LAYERS: Tuple[Tuple[str, Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...], str]
          'ONNX export, parity, NMS graphs, INT8, TensorRT op check'),
         ('ros', ('perception.ros', ), TORCH_AND_OPENMMLAB + ('cv2', ),
          'ROS-free node core, DDS transport, bag replay'),
-        ('visualization', ('perception.visualization', ), (), 'overlays and panels'),
     )),
     ('benchmarks', (
         ('benchmark', ('perception.benchmark', ), OPENMMLAB,

@@ -1,9 +1,10 @@
 """Draw synthetic samples across conditions into one picture (docs/images/synthetic_grid.png).
 
-Rows are samples, one per condition; columns are RGB, thermal (inferno, fixed -25..55 deg C scale),
-the depth sensor's reading and the clean depth target (turbo on a log scale 0.5..60 m, invalid
-black), and the label map with the boxes (class colours from the palette). A dropped sensor shows
-grey.
+Rows are samples, one per condition; columns are RGB, thermal (inferno over the [0, 1] intensity,
+i.e. the fixed -25..55 deg C scale), the depth sensor's reading and the clean depth target, and the
+label map with the boxes. Colours are the package's (perception.visualization): depth near = warm,
+far = cool, linear in metres over one range for the whole grid, printed in the column headers,
+invalid black; classes in the overlay palette. A dropped sensor shows grey.
 
     python tools/visualize_synthetic.py [--out docs/images/synthetic_grid.png] [--seed 0]
         [--conditions day night ...] [--size 256 320] [--split val]
@@ -19,71 +20,61 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from perception.datasets.synthetic import (CONDITIONS, DET_CLASSES, PALETTE,  # noqa: E402
+from perception.datasets.synthetic import (CONDITIONS, DET_CLASSES, SEG_CLASSES,  # noqa: E402
                                            generate_sample)
+from perception.results import PerceptionResult  # noqa: E402
+from perception.visualization.maps import (DepthRange, depth_colormap,  # noqa: E402
+                                           depth_range_of, thermal_colormap)
+from perception.visualization.overlay import draw_result  # noqa: E402
+from perception.visualization.panels import absent_tile, save_rgb  # noqa: E402
+from perception.visualization.text import put_text  # noqa: E402
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 COLUMNS = ('RGB', 'thermal', 'depth (sensor)', 'depth (ground truth)', 'labels + boxes')
-LABEL_W, HEADER_H, GAP = 96, 22, 4
-DEPTH_LO, DEPTH_HI = 0.5, 60.0
+LABEL_W, HEADER_H, GAP = 96, 38, 4
 
 
-def _text(img, text, org, scale=0.45, colour=(0, 0, 0), thick=1):
-    cv2.putText(img, text, org, FONT, scale, colour, thick, cv2.LINE_AA)
-
-
-def _missing(h: int, w: int, what: str) -> np.ndarray:
-    panel = np.full((h, w, 3), 170, np.uint8)
-    _text(panel, f'no {what}', (8, h // 2), 0.6, (60, 60, 60))
-    return panel
-
-
-def depth_panel(depth: Optional[np.ndarray], shape) -> np.ndarray:
-    if depth is None:
-        return _missing(*shape, 'depth')
-    d = np.clip(depth, DEPTH_LO, DEPTH_HI)
-    scaled = np.log(d / DEPTH_LO) / np.log(DEPTH_HI / DEPTH_LO)
-    bgr = cv2.applyColorMap((255 - scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-    bgr[depth <= 0] = 0
-    return bgr
-
-
-def thermal_panel(thermal: Optional[np.ndarray], shape) -> np.ndarray:
-    if thermal is None:
-        return _missing(*shape, 'thermal')
-    return cv2.applyColorMap((thermal * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+def _text(img, text, org, scale=0.45):
+    put_text(img, text, org, scale, (0, 0, 0), outline=None)
 
 
 def label_panel(sample: dict) -> np.ndarray:
-    palette_bgr = np.array([c[::-1] for c in PALETTE], np.uint8)
-    img = palette_bgr[sample['gt_sem_seg']].copy()
-    for box, label in zip(sample['gt_bboxes'], sample['gt_bboxes_labels']):
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
-        cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), (255, 255, 255), 1)
-        _text(img, DET_CLASSES[int(label)][:3], (x0 + 1, max(y0 - 2, 8)), 0.3, (255, 255, 255))
-    return img
+    """Ground-truth classes in the overlay palette, boxes outlined with their class names."""
+    gt = PerceptionResult(seg_labels=sample['gt_sem_seg'].astype(np.int32),
+                          det_boxes=np.asarray(sample['gt_bboxes'], np.float32).reshape(-1, 4),
+                          det_labels=np.asarray(sample['gt_bboxes_labels'], np.int32),
+                          seg_classes=SEG_CLASSES, det_classes=[c[:3] for c in DET_CLASSES])
+    return draw_result(np.zeros((*sample['gt_sem_seg'].shape, 3), np.uint8), gt, alpha=1.0,
+                       text_scale=0.3)
 
 
-def sample_row(sample: dict) -> List[np.ndarray]:
+def sample_row(sample: dict, rng: DepthRange) -> List[np.ndarray]:
     shape = sample['gt_sem_seg'].shape
-    rgb = _missing(*shape, 'rgb') if sample['rgb'] is None else sample['rgb'][:, :, ::-1].copy()
-    return [rgb, thermal_panel(sample['thermal'], shape), depth_panel(sample['depth'], shape),
-            depth_panel(sample['gt_depth'], shape), label_panel(sample)]
+
+    def sensor(name, draw):
+        return absent_tile(shape, name, 0.6) if sample[name] is None else draw(sample[name])
+    return [sensor('rgb', np.copy), sensor('thermal', lambda t: thermal_colormap(t, 'inferno')),
+            sensor('depth', lambda d: depth_colormap(d, rng, legend=False)),
+            depth_colormap(sample['gt_depth'], rng, legend=False), label_panel(sample)]
 
 
 def grid(samples: Sequence[dict], titles: Sequence[str], scale: float = 1.0) -> np.ndarray:
+    """RGB uint8: a header, then one row per sample (its title, then the COLUMNS)."""
     h, w = samples[0]['gt_sem_seg'].shape
     th, tw = int(round(h * scale)), int(round(w * scale))
     cols = len(COLUMNS)
+    rng = depth_range_of(*(s[k] for s in samples for k in ('depth', 'gt_depth')))
     out = np.full((HEADER_H + len(samples) * (th + GAP), LABEL_W + cols * (tw + GAP), 3), 255,
                   np.uint8)
     for c, name in enumerate(COLUMNS):
-        _text(out, name, (LABEL_W + c * (tw + GAP) + 4, HEADER_H - 6))
+        x = LABEL_W + c * (tw + GAP) + 4
+        _text(out, name, (x, HEADER_H - 20))
+        if 'depth' in name:   # the range of the colour map, the same for the whole grid
+            _text(out, f'red {rng[0]:.1f} m ... blue {rng[1]:.1f} m', (x, HEADER_H - 5), 0.38)
     for r, (sample, title) in enumerate(zip(samples, titles)):
         y = HEADER_H + r * (th + GAP)
         for i, line in enumerate(title.split('\n')):
             _text(out, line, (4, y + th // 2 + 16 * i), 0.45 if i == 0 else 0.38)
-        for c, panel in enumerate(sample_row(sample)):
+        for c, panel in enumerate(sample_row(sample, rng)):
             x = LABEL_W + c * (tw + GAP)
             out[y:y + th, x:x + tw] = cv2.resize(panel, (tw, th), interpolation=cv2.INTER_NEAREST
                                                  if c >= 2 else cv2.INTER_AREA)
@@ -107,8 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         samples.append(s)
         titles.append(f'{cond}\n{args.split} #{args.first + i}')
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), grid(samples, titles, args.scale), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    save_rgb(out, grid(samples, titles, args.scale))
     print(f'wrote {out} ({len(samples)} samples)')
     return 0
 

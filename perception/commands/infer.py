@@ -80,7 +80,9 @@ def pair_inputs(paths: Dict[str, str]) -> List[Tuple[str, Dict[str, Path]]]:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from perception.apis.overlay import base_image, depth_colormap, draw_result
+    from perception.visualization.colors import base_image
+    from perception.visualization.maps import depth_colormap
+    from perception.visualization.overlay import draw_result
     from perception.sensors.calibration import load_calibration
     from perception.sensors.encodings import decode_file, get_encoding
     given = {s: getattr(args, s) for s in SENSORS if getattr(args, s)}

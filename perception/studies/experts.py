@@ -34,7 +34,8 @@ def _gates(model, settings: Settings, num: int):
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
-    from perception.analysis_gates import dominant_slot_picture, specialisation
+    from perception.analysis_gates import specialisation
+    from perception.visualization.gates import dominant_slot_picture
     base = base_config(settings)
     gate_frames = 4 if settings.quick else 48
     out: Dict[str, Dict] = {}
@@ -84,22 +85,9 @@ def usage_tables(result: Dict) -> str:
     return '\n'.join(parts)
 
 
-def _legend(width: int, slots: int) -> np.ndarray:
-    """A strip of colour swatches: expert 0..E-1, then the memory slot (the pictures' palette)."""
-    import cv2
-
-    from perception.drawing import palette
-    strip = np.zeros((22, width, 3), np.uint8)
-    for i, colour in enumerate(palette(slots)):
-        x = 6 + i * 110
-        cv2.rectangle(strip, (x, 5), (x + 14, 17), tuple(int(c) for c in colour), -1)
-        cv2.putText(strip, 'memory' if i == slots - 1 else f'expert {i}', (x + 18, 16),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
-    return strip
-
-
 def figures(result: Dict, folder: str) -> list:
-    import cv2
+    from perception.visualization.gates import slot_legend
+    from perception.visualization.panels import caption_bar, save_rgb
     plt = report.pyplot()
     names = list(result['models'])
     keys = list(next(iter(result['models'].values()))['usage'])
@@ -123,14 +111,10 @@ def figures(result: Dict, folder: str) -> list:
     blocks = []
     for name, pics in result['pictures'].items():
         row = np.concatenate(pics, axis=1)
-        bar = np.zeros((18, row.shape[1], 3), np.uint8)
-        cv2.putText(bar, f'balance weight {name}', (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-        blocks += [bar, row]
-    blocks.append(_legend(blocks[-1].shape[1], len(next(iter(result['models'].values()))['usage']
-                                                    [keys[0]])))
-    cv2.imwrite(maps_path, np.concatenate(blocks, axis=0)[:, :, ::-1],
-                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        blocks += [caption_bar(row.shape[1], f'balance weight {name}'), row]
+    slots = len(next(iter(result['models'].values()))['usage'][keys[0]])
+    blocks.append(slot_legend(blocks[-1].shape[1], slots))
+    save_rgb(maps_path, np.concatenate(blocks, axis=0))
     return [usage_path, maps_path]
 
 

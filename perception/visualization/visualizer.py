@@ -1,8 +1,8 @@
 """``MultiTaskVisualizer``: mmengine's Visualizer that draws a ``MultiTaskDataSample``.
 
-Used by the Runner (TensorBoard/local backends) and by the demo. One picture per sample: the input
-frame with ground truth, the same with predictions (segmentation colours, boxes), and predicted depth
-colour-mapped, side by side.
+Used by the Runner (TensorBoard/local backends). One picture per sample: the input frame with ground
+truth, the same with predictions (segmentation colours, boxes), and predicted depth colour-mapped
+(``maps.depth_colormap``: near = warm, range printed), side by side.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class MultiTaskVisualizer(Visualizer):
     def add_datasample(self, name: str, image: np.ndarray, data_sample=None, draw_gt: bool = True,
                        draw_pred: bool = True, show: bool = False, wait_time: float = 0,
                        out_file: Optional[str] = None, step: int = 0, **kwargs) -> np.ndarray:
-        from perception.apis.overlay import depth_colormap, draw_result
+        from .maps import depth_colormap
+        from .overlay import draw_result
         meta = self.dataset_meta or {}
         seg_classes, det_classes = meta.get('seg_classes', ()), meta.get('det_classes', ())
         panels = []

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from perception.analysis_gates import dominant_slot_picture, format_usage, gate_maps, usage_table
+from perception.analysis_gates import format_usage, gate_maps, usage_table
+from perception.visualization.gates import dominant_slot_picture
 from perception.models import build_model, dummy_inputs
 
 

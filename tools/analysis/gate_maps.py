@@ -22,11 +22,12 @@ def main() -> None:
     p.add_argument('--out', default='work_dirs/gates')
     args = p.parse_args()
 
-    import cv2
-    from perception.analysis_gates import collect, dominant_slot_picture, format_usage, usage_table
+    from perception.analysis_gates import collect, format_usage, usage_table
     from perception.apis import Predictor
     from perception.models import load_config
     from perception.registry import DATASETS
+    from perception.visualization.gates import dominant_slot_picture
+    from perception.visualization.panels import save_rgb
     cfg = load_config(args.config)
     predictor = Predictor.from_config(cfg, args.checkpoint)
     ds_cfg = dict(cfg.test_dataloader.dataset, split=args.split, num_samples=args.num, pipeline=[])
@@ -34,7 +35,7 @@ def main() -> None:
     frames, samples = collect(predictor, DATASETS.build(ds_cfg), args.num)
     for i, (maps, s) in enumerate(zip(frames[:args.pictures], samples)):
         picture = dominant_slot_picture(maps, (128, 160), s['rgb'])
-        cv2.imwrite(osp.join(args.out, f'gates_{i}_{s.get("condition", "")}.png'), picture[:, :, ::-1])
+        save_rgb(osp.join(args.out, f'gates_{i}_{s.get("condition", "")}.png'), picture)
     table = format_usage(usage_table(frames))
     with open(osp.join(args.out, 'usage.md'), 'w') as f:
         f.write(f'Mean gate weight over {len(frames)} {args.split} frames ({args.checkpoint}):\n\n')

@@ -1,4 +1,5 @@
-"""Colours and backgrounds shared by every overlay (CLI, demo, Runner visualiser, ROS node).
+"""The class palette and the background every overlay is drawn on (CLI, demo, Runner visualiser, ROS
+node, gate maps).
 
 numpy only: the ROS node core imports this without OpenCV or torch, and one palette means a class has
 the same colour in RViz as in ``perception infer`` overlays.

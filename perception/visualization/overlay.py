@@ -1,0 +1,90 @@
+"""Predictions over a frame: segmentation colours blended in and boxes outlined in their class colour
+(``render_overlay``, numpy only: the ROS node draws its RViz overlay with it, without OpenCV), plus
+each box's class name and score for people (``draw_result``: the CLI, the demo, the Runner
+visualiser). Deterministic colours (``colors.palette``), so overlays of two runs compare.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from perception.contract import IGNORE_INDEX
+from perception.results import PerceptionResult
+
+from .colors import palette
+
+
+def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Optional[np.ndarray],
+                   box_labels: Optional[np.ndarray], alpha: float = 0.5,
+                   thickness: int = 2) -> np.ndarray:
+    """Class colours blended over ``base`` and box outlines, as a new RGB uint8 picture.
+
+    Args:
+        base: RGB uint8 (H, W, 3) background (``colors.base_image``).
+        seg_labels: (H, W) class ids or None; IGNORE_INDEX and negative pixels stay untouched.
+        boxes: (K, 4) xyxy pixels or None; outlines drawn inside the box, clipped to the picture.
+        box_labels: (K,) class ids of ``boxes`` (colour of each outline); None = colour 0.
+        alpha: weight of the class colour (1 = the colour alone).
+        thickness: outline width in pixels.
+
+    Returns:
+        RGB uint8 (H, W, 3).
+    """
+    img = base
+    if seg_labels is not None:
+        # Whole-image arithmetic and one lookup: boolean-mask indexing costs ~10x more at VGA.
+        labels = np.asarray(seg_labels)
+        valid = (labels >= 0) & (labels != IGNORE_INDEX)
+        top = int(np.where(valid, labels, -1).max(initial=-1))
+        if top >= 0:
+            lut = palette(top + 1).astype(np.float32)
+            colour = np.take(lut, np.clip(labels, 0, top), axis=0)   # take: ~5x faster than lut[...]
+            blended = base.astype(np.float32) * np.float32(1 - alpha) + colour * np.float32(alpha)
+            blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+            img = np.where(valid[..., None], blended, base)
+    img = np.array(img, np.uint8, copy=True)
+    if boxes is not None and len(boxes):
+        height, width = img.shape[:2]
+        colours = palette(int(np.max(box_labels)) + 1 if box_labels is not None and len(box_labels)
+                          else 1)
+        for k, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.float64)):
+            c = colours[int(box_labels[k]) if box_labels is not None else 0]
+            xa, xb = int(np.clip(np.floor(x1), 0, width - 1)), int(np.clip(np.ceil(x2) - 1, 0, width - 1))
+            ya, yb = int(np.clip(np.floor(y1), 0, height - 1)), int(np.clip(np.ceil(y2) - 1, 0, height - 1))
+            if xb < xa or yb < ya:
+                continue
+            img[ya:min(ya + thickness, yb + 1), xa:xb + 1] = c
+            img[max(yb - thickness + 1, ya):yb + 1, xa:xb + 1] = c
+            img[ya:yb + 1, xa:min(xa + thickness, xb + 1)] = c
+            img[ya:yb + 1, max(xb - thickness + 1, xa):xb + 1] = c
+    return img
+
+
+def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
+                text_scale: float = 0.4) -> np.ndarray:
+    """``render_overlay`` of a result, each box labelled with its class name (and score).
+
+    Args:
+        base: RGB uint8 (H, W, 3) background, at the result's resolution.
+        result: the prediction (or ground truth: ``det_scores`` None labels boxes by name only).
+        alpha: weight of the segmentation colours.
+        text_scale: font scale of the box labels.
+
+    Returns:
+        RGB uint8 (H, W, 3).
+    """
+    img = render_overlay(base, result.seg_labels, result.det_boxes, result.det_labels, alpha)
+    if result.det_boxes is None or not len(result.det_boxes):
+        return img
+    from .text import put_text   # OpenCV: only for the labels
+    names = result.det_classes
+    colours = palette(max(len(names), int(np.max(result.det_labels)) + 1))
+    scores = result.det_scores if result.det_scores is not None else [None] * len(result.det_boxes)
+    for box, score, label in zip(result.det_boxes, scores, result.det_labels):
+        label = int(label)
+        name = names[label] if 0 <= label < len(names) else str(label)
+        text = name if score is None else f'{name} {float(score):.2f}'
+        put_text(img, text, (int(round(float(box[0]))), max(int(round(float(box[1]))) - 3, 10)),
+                 text_scale, colours[label], outline=None)
+    return img
