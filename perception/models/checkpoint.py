@@ -42,9 +42,11 @@ def load_checkpoint_file(path: str, trust_source: bool = False) -> Dict[str, Any
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError and friends
+        cause = ' '.join(f'{type(exc).__name__}: {exc}'.split())[:200]
         raise ConfigError(
-            f'{path} holds objects the safe (weights_only) loader refuses. If you trust its '
-            'source, convert it once: `python tools/publish_checkpoint.py IN OUT --trust-source`.'
+            f'{path} cannot be read by the safe (weights_only) loader ({cause}): a corrupt file, or '
+            'objects it refuses. If you trust its source, convert it once: '
+            '`python tools/publish_checkpoint.py IN OUT --trust-source`.'
         ) from exc
 
 

@@ -62,7 +62,10 @@ def read_yaml(path: Union[str, Path]) -> dict:
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f'{path}: not valid YAML ({str(exc).splitlines()[0]})') from None
+        mark = getattr(exc, 'problem_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
+        what = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+        raise ConfigError(f'{path}: not valid YAML{where} ({what})') from None
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: expected a mapping of sections {SECTIONS}, got '
                           f'{type(data).__name__}')

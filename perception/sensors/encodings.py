@@ -128,8 +128,9 @@ def read_image(site: Site) -> np.ndarray:
     """Read a file as stored (bit depth and channels kept; colour comes back BGR(A))."""
     img = cv2.imread(site.path, cv2.IMREAD_UNCHANGED)
     if img is None:
+        empty = Path(site.path).stat().st_size == 0
         raise site.error('file', f'a readable image ({", ".join(IMAGE_SUFFIXES)})',
-                         'unreadable or corrupt file')
+                         'an empty file (0 bytes)' if empty else 'unreadable or corrupt file')
     return img
 
 

@@ -182,7 +182,7 @@ def _broken_inputs(tmp: Path):
     (tmp / 'bad_calib.yaml').write_text('rgb: [1, 2\n')
     f = "field 'file'"
     return [
-        ('empty file', ['--rgb', tmp / 'empty.png'], ["sensor 'rgb'", f, 'empty.png']),
+        ('empty file', ['--rgb', tmp / 'empty.png'], ["sensor 'rgb'", f, '0 bytes', 'empty.png']),
         ('random bytes', ['--rgb', good_rgb, '--thermal', tmp / 'random.png'],
          ["sensor 'thermal'", f, 'unreadable or corrupt']),
         ('truncated PNG', ['--rgb', tmp / 'truncated.png'], ["sensor 'rgb'", f]),
@@ -198,7 +198,7 @@ def _broken_inputs(tmp: Path):
         ('unknown encoding', ['--rgb', good_rgb, '--rgb-encoding', 'rgb9'],
          ["field 'encoding'", "'rgb9'"]),
         ('bad calibration', ['--rgb', good_rgb, '--calibration', tmp / 'bad_calib.yaml'],
-         ['bad_calib.yaml', 'not valid YAML']),
+         ['bad_calib.yaml', 'not valid YAML at line 2']),
         ('radiometric thermal, model without scaling',
          ['--thermal', tmp / 'grey16.png', '--thermal-encoding', 'u16_radiometric'],
          ["field 'thermal_scaling'"]),
@@ -270,7 +270,7 @@ def test_test_command_input_errors(tmp_path):
         (['missing.py', tmp / 'garbage.pth'], ['config missing.py', 'no such file']),
         ([tmp / 'syntax.py', tmp / 'garbage.pth'], ['syntax.py cannot be read', 'SyntaxError']),
         ([NANO, tmp / 'missing.pth'], ['checkpoint', 'missing.pth', 'no such file']),
-        ([NANO, tmp / 'garbage.pth'], ['garbage.pth', 'safe (weights_only) loader']),
+        ([NANO, tmp / 'garbage.pth'], ['garbage.pth', 'safe (weights_only) loader', 'UnpicklingError']),
     ]
     for args, fragments in cases:
         assert_input_error(perception('test', *args, '--work-dir', tmp / 'work'), *fragments)
@@ -283,7 +283,7 @@ def test_export_command_input_errors(tmp_path):
         (['missing.py'], ['config missing.py', 'no such file']),
         ([tmp / 'syntax.py'], ['syntax.py cannot be read', 'SyntaxError']),
         ([NANO, tmp / 'missing.pth'], ['missing.pth']),
-        ([NANO, tmp / 'garbage.pth'], ['garbage.pth', 'safe (weights_only) loader']),
+        ([NANO, tmp / 'garbage.pth'], ['garbage.pth', 'safe (weights_only) loader', 'UnpicklingError']),
         ([NANO, tmp / 'other.pth'], ['other.pth', 'does not fit']),
     ]
     for args, fragments in cases:
