@@ -6,7 +6,7 @@ Reads configs duck-typed (``cfg.get``); torch is imported only to probe a model'
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 from perception.contract import DETECTION_SETTINGS, NORMALIZATION, SENSORS, renamed_settings
 from perception.sensors.thermal import thermal_scaling_of
@@ -73,7 +73,7 @@ def class_names(model, cfg, num_seg: Optional[int], num_det: Optional[int]) -> T
 
 
 def probe_output_shapes(model, input_size: Tuple[int, int]) -> Dict[str, tuple]:
-    """Shapes of ``forward_export`` outputs on a zero batch (classes counts, which tasks exist)."""
+    """Shapes of ``forward_export`` outputs on a zero batch."""
     import torch
     h, w = input_size
     device = next(model.parameters()).device
@@ -83,6 +83,24 @@ def probe_output_shapes(model, input_size: Tuple[int, int]) -> Dict[str, tuple]:
                                    torch.zeros(1, 1, h, w, device=device),
                                    torch.ones(1, 3, device=device))
     return {k: tuple(v.shape) for k, v in out.items()}
+
+
+def class_counts(model, input_size: Tuple[int, int]) -> Dict[str, int]:
+    """Classes of the model's ``seg`` / ``det`` outputs (only the tasks it has).
+
+    Read from the model's declaration (``num_classes``, a task -> count mapping: MultiTaskPerceptor);
+    a model without one (another ``forward_export`` model) is run once on a zero batch instead.
+    """
+    declared = getattr(model, 'num_classes', None)
+    if isinstance(declared, Mapping):
+        return {t: int(n) for t, n in declared.items() if t in ('seg', 'det')}
+    shapes = probe_output_shapes(model, input_size)
+    counts = {}
+    if 'seg_logits' in shapes:
+        counts['seg'] = shapes['seg_logits'][1]
+    if 'det_scores' in shapes:
+        counts['det'] = shapes['det_scores'][2]
+    return counts
 
 
 def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
@@ -101,9 +119,8 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
     Returns:
         The ``ModelSpec``.
     """
-    shapes = probe_output_shapes(model, input_size)
-    num_seg = shapes['seg_logits'][1] if 'seg_logits' in shapes else None
-    num_det = shapes['det_scores'][2] if 'det_scores' in shapes else None
+    counts = class_counts(model, input_size)
+    num_seg, num_det = counts.get('seg'), counts.get('det')
     seg, det = class_names(model, cfg, num_seg, num_det)
     if num_det is None:
         nms = 'none'

@@ -70,6 +70,10 @@ class MultiTaskPerceptor(BaseModel):
                                         levels=tuple(range(finest, num_levels))))
         self.decoder = build_module(dict(decoder, in_channels=self.fusion.out_channels,
                                          tasks=self.tasks, out_levels=head_levels))
+        #: classes per classifying task of this model (``seg``, ``det``): what exporters and the
+        #: Predictor read instead of running the model to see its output shapes
+        self.num_classes: Dict[str, int] = {t: int(num_classes[t]) for t in self.tasks
+                                            if t in CLASSIFYING_TASKS and t in num_classes}
         self.heads = ModuleDict()  # mmengine's: init_weights must reach the heads (mmdet priors)
         for t in self.tasks:
             cfg = dict(heads[t], in_channels=self.decoder.out_channels[t])

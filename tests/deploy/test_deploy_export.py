@@ -157,3 +157,10 @@ def test_procedural_frames_follow_the_contract():
     _, info = check_frame(**f.sensors())
     assert info.shape == TINY_SIZE and info.modality_mask == (True, True, True)
     assert f.depth.max() > 0 and (f.depth == 0).any()     # valid depth and holes (the sky)
+
+
+def test_class_counts_of_a_model_that_declares_none_are_probed(tiny_model):
+    """The fallback for models other than MultiTaskPerceptor: one zero batch through forward_export."""
+    from perception.apis.config_spec import class_counts
+    assert not hasattr(tiny_model, 'num_classes')
+    assert class_counts(tiny_model, TINY_SIZE) == {'seg': 5, 'det': 3}

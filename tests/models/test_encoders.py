@@ -89,3 +89,25 @@ def test_pretrained_from_local_path(tmp_path):
         assert torch.equal(p, q), name
     assert not torch.equal(enc.backbones['thermal'].stem.conv.weight[:, :1],
                            source.stem.conv.weight[:, :1])
+
+
+def test_declared_out_channels_are_read_not_probed(monkeypatch):
+    """LiteNet declares its channels: building the encoder runs no image through it. A third-party
+    backbone without the declaration (mmdet's ResNet) is still probed once."""
+    runs = []
+    forward = LiteNet.forward
+    monkeypatch.setattr(LiteNet, 'forward', lambda self, x: runs.append(x.shape) or forward(self, x))
+    enc = MultiSensorEncoder(backbone=dict(type='LiteNet', arch='nano'),
+                             sensor_overrides=dict(depth=TINY_RESNET))
+    assert runs == []
+    assert enc.out_channels['rgb'] == tuple(LiteNet(arch='nano').out_channels)
+    assert enc.out_channels['depth'] == (8, 16, 32, 64)
+    feats = enc(_inputs())
+    assert {s: tuple(f.shape[1] for f in feats[s]) for s in SENSORS} == enc.out_channels
+
+
+def test_litenet_declares_the_channels_of_the_maps_it_returns():
+    net = LiteNet(arch='nano', out_indices=(1, 3)).eval()
+    assert [f.shape[1] for f in net(torch.randn(1, 3, 64, 64))] == net.out_channels == [48, 160]
+    with pytest.raises(ValueError, match='2 feature maps'):
+        MultiSensorEncoder(backbone=dict(type='LiteNet', out_indices=(1, 3)))

@@ -27,6 +27,14 @@ def model():
     return m.eval()
 
 
+def test_model_declares_its_class_counts(model, monkeypatch):
+    """Exporters read the counts from the model; they do not run it to look at output shapes."""
+    from perception.apis.config_spec import class_counts
+    assert model.num_classes == dict(seg=SEG_CLASSES, det=DET_CLASSES)
+    monkeypatch.setattr(model, 'forward_export', None)
+    assert class_counts(model, (64, 64)) == dict(seg=SEG_CLASSES, det=DET_CLASSES)
+
+
 @pytest.mark.parametrize('h, w, b', [(64, 64, 1), (96, 128, 2), (128, 160, 1)])
 def test_export_outputs_follow_the_contract(model, h, w, b):
     with torch.no_grad():

@@ -67,6 +67,7 @@ class LiteNet(BaseModule):
                 c_in = c_out
             self.stages.append(nn.Sequential(*layers))
             self.out_channels.append(c_out)
+        self.out_channels = [self.out_channels[i] for i in self.out_indices]  # of the maps returned
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         x = self.stem(x)

@@ -46,8 +46,10 @@ class MultiSensorEncoder(BaseModule):
             through a learned 1x1 adapter (initialised to replicate the channel, like greyscale->RGB),
             and all sensors run as one batch (one backbone call instead of three).
         in_channels_key: the backbone's name for its input channels (``in_chans`` for timm).
-        probe_size: side of the zero image used once at build time to read each backbone's output
-            channels and check its strides (backbones do not expose them uniformly).
+        probe_size: side of the zero image run once at build time through a backbone that does not
+            declare ``out_channels`` (a sequence, one per returned map: LiteNet, RepNet do), to read
+            its output channels and check its strides (third-party backbones do not expose them
+            uniformly).
     """
 
     def __init__(self, backbone: dict, sensor_overrides: Optional[Dict[str, dict]] = None,
@@ -80,33 +82,43 @@ class MultiSensorEncoder(BaseModule):
             for s in self.sensors:
                 self.backbones[s] = build_module(sensor_backbone_cfg(
                     backbone, (sensor_overrides or {}).get(s), SENSOR_CHANNELS[s], in_channels_key))
-        self.out_channels: Dict[str, Tuple[int, ...]] = self._probe(probe_size)
+        self.out_channels: Dict[str, Tuple[int, ...]] = {
+            s: self._declared(s) or self._probe(s, probe_size) for s in self.sensors}
 
     def _backbone(self, sensor: str) -> nn.Module:
         return self.backbones['shared' if self.share_weights else sensor]
 
+    def _check_levels(self, sensor: str, count: int) -> None:
+        if count != len(STRIDES):
+            raise ValueError(f'sensor {sensor!r}: backbone {type(self._backbone(sensor)).__name__} '
+                             f'returns {count} feature maps, expected {len(STRIDES)} at strides '
+                             f'{STRIDES} (set out_indices=(0, 1, 2, 3))')
+
+    def _declared(self, sensor: str) -> Optional[Tuple[int, ...]]:
+        """The backbone's own ``out_channels`` (one per returned map), or None if it has none."""
+        declared = getattr(self._backbone(sensor), 'out_channels', None)
+        if not isinstance(declared, Sequence) or isinstance(declared, str):
+            return None   # absent, or an int meaning something else: probe
+        self._check_levels(sensor, len(declared))
+        return tuple(int(c) for c in declared)
+
     @torch.no_grad()
-    def _probe(self, size: int) -> Dict[str, Tuple[int, ...]]:
-        out: Dict[str, Tuple[int, ...]] = {}
-        for s in self.sensors:
-            net = self._backbone(s)
-            was_training = net.training
-            net.eval()  # no BatchNorm statistics update from the probe
-            c = SENSOR_CHANNELS[s] if not self.share_weights else max(
-                SENSOR_CHANNELS[x] for x in self.sensors)
-            feats = net(torch.zeros(1, c, size, size))
-            net.train(was_training)
-            if len(feats) != len(STRIDES):
-                raise ValueError(f'sensor {s!r}: backbone {type(net).__name__} returned '
-                                 f'{len(feats)} feature maps, expected {len(STRIDES)} at strides '
-                                 f'{STRIDES} (set out_indices=(0, 1, 2, 3))')
-            for f, stride in zip(feats, STRIDES):
-                if tuple(f.shape[-2:]) != (size // stride, size // stride):
-                    raise ValueError(f'sensor {s!r}: backbone {type(net).__name__} gives a '
-                                     f'{tuple(f.shape[-2:])} map where stride {stride} needs '
-                                     f'{(size // stride, size // stride)}')
-            out[s] = tuple(int(f.shape[1]) for f in feats)
-        return out
+    def _probe(self, sensor: str, size: int) -> Tuple[int, ...]:
+        """Channels of a backbone that does not declare them, from one zero image; strides checked."""
+        net = self._backbone(sensor)
+        was_training = net.training
+        net.eval()  # no BatchNorm statistics update from the probe
+        c = SENSOR_CHANNELS[sensor] if not self.share_weights else max(
+            SENSOR_CHANNELS[x] for x in self.sensors)
+        feats = net(torch.zeros(1, c, size, size))
+        net.train(was_training)
+        self._check_levels(sensor, len(feats))
+        for f, stride in zip(feats, STRIDES):
+            if tuple(f.shape[-2:]) != (size // stride, size // stride):
+                raise ValueError(f'sensor {sensor!r}: backbone {type(net).__name__} gives a '
+                                 f'{tuple(f.shape[-2:])} map where stride {stride} needs '
+                                 f'{(size // stride, size // stride)}')
+        return tuple(int(f.shape[1]) for f in feats)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Dict[str, List[Tensor]]:
         """``inputs``: sensor -> (B, C, H, W). Returns sensor -> 4 maps, strides 4..32."""
