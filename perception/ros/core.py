@@ -55,6 +55,23 @@ class FrameSet:
 
 
 class PerceptionCore:
+    """The node without ROS: feed it images (``on_image``) and a timer (``tick``); it publishes through
+    ``sink``.
+
+    Args:
+        config: the node's parameters (enabled sensors, topics, sync slop, stale timeout, outputs).
+        predictor: ``predictor(rgb=, thermal=, depth=) -> PerceptionResult`` (absent sensors None).
+        sink: ``sink(output_name, message)`` called for every output message (``labels``,
+            ``overlay``, ``detections``, ``depth``, ``camera_info``, ``diagnostics``).
+        clock: monotonic seconds (tests and bag replay drive it).
+        stamp_clock: nanoseconds stamped on the messages the node originates (diagnostics).
+        logger: where warnings go (``logging.getLogger('perception.ros')`` by default).
+
+    Live mode: ``start()`` runs the predictor on a worker thread that keeps only the newest complete
+    set; without it (bag replay, tests) the caller passes the sets ``on_image``/``tick`` return to
+    ``process``, which returns the published messages. ``stats()`` returns the counters.
+    """
+
     def __init__(self, config: NodeConfig, predictor: PredictorFn, sink: Sink, *,
                  clock: Callable[[], float] = time.monotonic,
                  stamp_clock: Callable[[], int] = time.time_ns,
