@@ -13,6 +13,7 @@ import numpy as np
 
 @dataclass
 class PerceptionResult:
+    """One frame's predictions at the frame's resolution; fields of tasks the model lacks are None."""
     seg_labels: Optional[np.ndarray] = None   # (H, W) int32 class ids
     det_boxes: Optional[np.ndarray] = None    # (K, 4) float32 xyxy pixels, only kept detections
     det_scores: Optional[np.ndarray] = None   # (K,) float32

@@ -22,6 +22,8 @@ from .spec import ModelSpec
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The detection settings a Predictor applies (``contract.DETECTION_SETTINGS``): the spec's,
+    unless the caller overrides them (``from_spec``)."""
     score_thr: float
     iou_thr: float
     max_det: int
@@ -56,6 +58,8 @@ def detections(raw: Dict[str, np.ndarray], spec: ModelSpec, thr: Thresholds, ind
 
 
 def seg_labels_of(raw: Dict[str, np.ndarray], index: int = 0) -> Optional[np.ndarray]:
+    """(H, W) int32 class ids of batch item ``index`` from ``seg_labels`` or the argmax of
+    ``seg_logits``; None when the graph has no segmentation output."""
     if 'seg_labels' in raw:
         return raw['seg_labels'][index].astype(np.int32)
     if 'seg_logits' in raw:
@@ -65,6 +69,20 @@ def seg_labels_of(raw: Dict[str, np.ndarray], index: int = 0) -> Optional[np.nda
 
 def postprocess(raw: Dict[str, np.ndarray], spec: ModelSpec, info: FrameInfo, thr: Thresholds,
                 index: int = 0) -> PerceptionResult:
+    """Graph outputs -> the frame's ``PerceptionResult``, the same for every backend.
+
+    Args:
+        raw: graph outputs by name (``contract.OUTPUT_NAMES``), batch first.
+        spec: the model's spec (input size, classes, NMS mode).
+        info: the frame ``preprocess`` saw (its size, the sensors present).
+        thr: detection settings (host NMS when ``spec.nms == 'host'``, else the score cut of the
+            in-graph NMS's fixed-K slots).
+        index: the batch item.
+
+    Returns:
+        Labels (nearest) and depth (bilinear) resized to the frame, boxes scaled to frame pixels and
+        clipped, the classes and the modality mask.
+    """
     out_h, out_w = info.shape
     net_h, net_w = spec.input_size
     result = PerceptionResult(modality_mask=info.modality_mask, seg_classes=spec.seg_classes,

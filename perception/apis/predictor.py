@@ -32,17 +32,33 @@ _SUFFIX_HELP = (f'configs {CONFIG_SUFFIXES} run on torch, {ONNX_SUFFIXES} on onn
 
 
 class Predictor:
+    """Runs one model on frames: ``predictor(rgb=..., thermal=..., depth=...) -> PerceptionResult``.
+
+    Args:
+        model: a config (path or mmengine ``Config``) [+ ``checkpoint``], an ``.onnx`` file, a
+            TensorRT engine (``.engine``/``.plan``/``.trt``), or a ready backend object.
+        checkpoint: weights of a config model (random initialisation without).
+        backend: ``'torch'``, ``'onnxruntime'`` or ``'tensorrt'``; optional, must agree with
+            ``model``.
+        device: PyTorch device of a config model.
+        providers: ONNX Runtime execution providers.
+        input_size: (H, W) a config model runs at (default: the config's ``input_size``).
+        score_thr, iou_thr, max_det: detection settings overriding the model's
+            (``contract.DETECTION_SETTINGS``).
+        registration: ``perception.sensors.registration.Registration`` (e.g. from
+            ``load_calibration(FILE)``): thermal and depth are warped onto the colour camera's grid
+            first.
+
+    Attributes:
+        spec: the model's ``ModelSpec`` (classes, input size, normalisation, NMS mode).
+        thresholds: the detection settings in force.
+    """
 
     def __init__(self, model: Union[str, Path, Backend, object], checkpoint: Optional[str] = None,
                  *, backend: Optional[str] = None, device: str = 'cpu',
                  providers: Optional[Sequence] = None, input_size: Optional[Sequence[int]] = None,
                  score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
                  max_det: Optional[int] = None, registration=None):
-        """``model``: a config (path or mmengine Config) [+ ``checkpoint``], an ``.onnx`` file, a
-        TensorRT engine (``.engine``/``.plan``/``.trt``), or a ready backend object. ``backend``
-        ('torch', 'onnxruntime', 'tensorrt') is optional and must agree with the model file.
-        ``registration`` (perception.sensors.registration.Registration, e.g. from
-        ``load_calibration(FILE)``) warps thermal and depth onto the colour camera's grid first."""
         self.registration = registration
         self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size)
         if backend not in (None, 'auto') and ALIASES.get(backend, backend) != self.backend.name:
@@ -83,6 +99,18 @@ class Predictor:
 
     def __call__(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
                  depth: Optional[np.ndarray] = None) -> PerceptionResult:
+        """Predict one frame from any non-empty subset of its sensors.
+
+        Args:
+            rgb: uint8 (H, W, 3) RGB, or None when absent.
+            thermal: float32 (H, W) relative intensity in [0, 1], or None.
+            depth: float32 (H, W) metres, 0 / non-finite where invalid, or None.
+
+        Returns:
+            ``PerceptionResult`` at the frame's resolution (segmentation labels, kept detections,
+            depth in metres, the sensors used, timings). Bad input raises ``SensorError`` naming the
+            sensor and the field.
+        """
         t0 = time.perf_counter()
         inputs, info = self.prepare(rgb=rgb, thermal=thermal, depth=depth)
         t1 = time.perf_counter()

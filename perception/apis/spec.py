@@ -23,6 +23,9 @@ SPEC_VERSION = 1
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """What a deployed network needs besides its weights (module docstring); immutable, JSON
+    serialisable (``to_dict``/``from_dict``, ``to_metadata``/``from_metadata``, ``write_json``/
+    ``read_json``). ``replace(**changes)`` returns a modified copy."""
     input_size: Tuple[int, int]                     # (H, W) the network runs at (static per engine)
     seg_classes: Tuple[str, ...] = ()
     det_classes: Tuple[str, ...] = ()

@@ -214,7 +214,23 @@ def add_nms(host: onnx.ModelProto, host_spec: ModelSpec, opts: ExportOptions
 def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: ExportOptions,
                 frames: Optional[Sequence[Frame]] = None,
                 thresholds: Optional[ParityThresholds] = None) -> ExportResult:
-    """Export ``model`` (eval mode, CPU) to ``output``; raise ``ParityError`` if parity fails."""
+    """Export ``model`` (eval mode, CPU) to one ONNX file, checked (module docstring).
+
+    Args:
+        model: a module with ``forward_export`` (wrapped in ``ExportWrapper``).
+        output: the ``.onnx`` file to write (nothing is written when a check fails).
+        base_spec: classes, normalisation and source of the model (``apis.config_spec.make_spec``).
+        opts: NMS mode, opset, detection settings, parity frames.
+        frames: parity frames (default: every real sample + ``opts.parity_synthetic`` scenes).
+        thresholds: parity pass thresholds.
+
+    Returns:
+        ``ExportResult``: the file, its ``ModelSpec`` (also in the file's metadata), the parity
+        reports, and the checked ``--nms host`` graph for INT8 quantisation.
+
+    Raises:
+        ParityError: the graph does not reproduce the PyTorch model (``.report`` has the figures).
+    """
     from perception.models.export import ExportWrapper
     t0 = time.perf_counter()
     output = Path(output)
@@ -260,8 +276,18 @@ def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: Expo
 
 def export_from_config(config, checkpoint: Optional[str], output, *,
                        input_size: Optional[Sequence[int]] = None, **options) -> ExportResult:
-    """Build the model of ``config`` (random init without ``checkpoint``) and export it. Detection
-    thresholds not given (None) come from the config's det head ``nms`` settings."""
+    """``export_onnx`` of the model of ``config`` (random init without ``checkpoint``).
+
+    Args:
+        config: config file or ``Config``; its ``input_size`` unless ``input_size`` is given.
+        checkpoint: weights file.
+        output: the ``.onnx`` file.
+        **options: ``ExportOptions`` fields; detection settings not given (None) come from the
+            config's det head ``nms`` settings.
+
+    Returns:
+        The ``ExportResult``.
+    """
     from perception.apis.config_spec import input_size_of, make_spec, nms_defaults
     from perception.models.builder import build_model, load_config
     cfg = load_config(config)

@@ -55,6 +55,20 @@ class ExportForward(nn.Module):
 
 
 class ExportWrapper(nn.Module):
+    """The exported graph's module: ``model.forward_export`` plus the graph-side output stage (module
+    docstring). The exporter traces it, the PyTorch backend of the Predictor runs it.
+
+    Args:
+        model: a module with ``forward_export(rgb, thermal, depth, modality_mask) -> dict``.
+        pre_nms_topk: detection candidates kept, K0 of ``det_boxes`` (B, K0, 4).
+        seg_output: ``'labels'`` (int32 argmax, ``seg_labels``), ``'logits'`` (``seg_logits``) or
+            ``'both'``.
+
+    ``forward(rgb, thermal, depth, modality_mask)`` takes the normalised inputs of
+    ``contract.INPUT_NAMES`` and returns a tuple of tensors named by ``output_names`` (filled by the
+    first call), in ``contract.OUTPUT_NAMES`` order: the segmentation output(s), ``det_boxes``,
+    ``det_scores``, ``det_labels`` (models with detection) and ``depth_pred``.
+    """
 
     def __init__(self, model: nn.Module, pre_nms_topk: int = 1000, seg_output: str = 'labels'):
         super().__init__()

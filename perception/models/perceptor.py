@@ -99,14 +99,21 @@ class MultiTaskPerceptor(BaseModel):
 
     def forward_export(self, rgb: Tensor, thermal: Tensor, depth: Tensor, modality_mask: Tensor,
                        return_gates: bool = False) -> Dict[str, Tensor]:
-        """Static-shape inference on normalised inputs (what the ONNX graph contains).
+        """Static-shape inference on normalised inputs: what the ONNX graph contains.
 
-        Inputs: rgb (B, 3, H, W), thermal (B, 1, H, W), depth (B, 1, H, W), all normalised, and
-        modality_mask (B, 3) float/bool; H, W multiples of 32. Returns (enabled tasks only):
-        ``seg_logits`` (B, C_seg, H, W); ``det_boxes`` (B, N, 4) xyxy pixels for all N priors;
-        ``det_scores`` (B, N, C_det) in [0, 1] before NMS; ``depth_pred`` (B, 1, H, W) metres.
-        ``return_gates`` adds ``gate_<task>_s<stride>`` (B, E + 1, h, w) and
-        ``fusion_s<stride>`` (B, 3, h, w) per-pixel sensor weights.
+        Args:
+            rgb: (B, 3, H, W), thermal: (B, 1, H, W), depth: (B, 1, H, W), normalised with
+                ``contract.NORMALIZATION``; H, W multiples of 32. An absent sensor's input is
+                replaced by zeros whatever it holds.
+            modality_mask: (B, 3) float/bool, which of ``contract.SENSORS`` are present.
+            return_gates: also return the routing: ``gate_<task>_s<stride>`` (B, E + 1, h, w)
+                TaskExpert gate weights and ``fusion_s<stride>`` (B, 3, h, w) per-pixel sensor
+                weights.
+
+        Returns:
+            The enabled tasks' outputs: ``seg_logits`` (B, C_seg, H, W); ``det_boxes`` (B, N, 4)
+            xyxy pixels for all N priors and ``det_scores`` (B, N, C_det) in [0, 1] before NMS;
+            ``depth_pred`` (B, 1, H, W) metres.
         """
         check_sensor_tensors(dict(rgb=rgb, thermal=thermal, depth=depth), modality_mask,
                              batched=True, require_present=False)

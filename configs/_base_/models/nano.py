@@ -1,6 +1,6 @@
 # nano: the CPU / Jetson real-time size. Whole model (three LiteNet encoders, attention fusion,
-# TaskExpert decoder, seg + det + depth heads) ~1 GFLOPs at 256x320 with all three sensors
-# (tools/analysis/get_flops.py; figures in docs/model.md).
+# TaskExpert decoder, seg + det + depth heads) 0.55 GFLOPs (multiply-adds) at 256x320 with all
+# three sensors (tools/analysis/get_flops.py; figures in docs/model.md).
 # Dataset configs set the class counts: model = dict(num_classes=dict(seg=..., det=...)).
 # The caller sets default_scope = 'perception'.
 norm_cfg = dict(type='BN')

@@ -18,6 +18,8 @@ def default_providers() -> list:
 
 
 class OnnxRuntimeBackend:
+    """An exported ``.onnx`` file in an ONNX Runtime session; its ``ModelSpec`` is read from the
+    file's metadata unless ``spec`` is given."""
     name = 'onnxruntime'
 
     def __init__(self, path: Union[str, Path], providers: Optional[Sequence] = None,

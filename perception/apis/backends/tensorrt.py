@@ -42,6 +42,8 @@ def _numpy_dtype(dtype) -> np.dtype:
 
 
 class TensorRTBackend:
+    """A TensorRT engine run by polygraphy's ``TrtRunner``; its ``ModelSpec`` is the JSON sidecar
+    next to the engine (``sidecar_path``) unless ``spec`` is given."""
     name = 'tensorrt'
 
     def __init__(self, engine_path: Union[str, Path], spec: Optional[ModelSpec] = None):

@@ -12,6 +12,8 @@ from ..spec import ModelSpec
 
 
 class TorchBackend:
+    """A PyTorch model run through ``ExportWrapper`` (``--nms host`` outputs); ``from_config`` builds
+    it from a config (+ checkpoint) with its ``ModelSpec``."""
     name = 'torch'
 
     def __init__(self, model, spec: ModelSpec, device: str = 'cpu', seg_output: str = 'labels'):
