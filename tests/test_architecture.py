@@ -56,7 +56,6 @@ LAYERS: Tuple[Tuple[str, Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...], str]
         ('evaluation', ('perception.evaluation', ), (), 'mIoU, COCO mAP, depth metrics'),
         ('models', ('perception.models', ), (),
          'encoders, fusion, decoders, heads, losses; build_model, load_config, ExportWrapper'),
-        ('analysis_gates', ('perception.analysis_gates', ), (), 'TaskExpert gate statistics'),
         ('visualization', ('perception.visualization', ), (),
          'every picture: palette, overlays, depth/thermal colour maps, panels, gate maps'),
     )),
@@ -76,7 +75,8 @@ LAYERS: Tuple[Tuple[str, Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...], str]
          'runners, FLOPs, matmul peak, the benchmark suite'),
     )),
     ('studies', (
-        ('studies', ('perception.studies', ), (), 'the evidence studies of docs/results.md'),
+        ('studies', ('perception.studies', ), (),
+         'the evidence studies of docs/results.md, TaskExpert gate statistics'),
     )),
     ('commands', (
         ('commands', ('perception.commands', ), (), 'one module per `perception` sub-command'),

@@ -3,7 +3,7 @@
 Three models differ only in the weight of the load-balancing term (``decoder.balance_weight``): 0
 (off), 0.01 (the default of every config) and 0.1. For each, on held-out frames: the mean gate
 weight per task, level and slot (4 experts + the task's memory), how evenly and how sharply the
-gates route (``perception.analysis_gates.specialisation``), how differently the tasks route, and the
+gates route (``perception.studies.gate_analysis.specialisation``), how differently the tasks route, and the
 task metrics. Gate-map pictures show, per task and level, which slot dominates each pixel.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ PICTURES = 3
 
 
 def _gates(model, settings: Settings, num: int):
-    from perception.analysis_gates import collect
+    from perception.studies.gate_analysis import collect
     from perception.apis import Predictor
     from perception.registry import DATASETS
     predictor = Predictor.from_config(model.config, model.checkpoint)
@@ -34,7 +34,7 @@ def _gates(model, settings: Settings, num: int):
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
-    from perception.analysis_gates import specialisation
+    from perception.studies.gate_analysis import specialisation
     from perception.visualization.gates import dominant_slot_picture
     base = base_config(settings)
     gate_frames = 4 if settings.quick else 48

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from perception.analysis_gates import format_usage, gate_maps, usage_table
+from perception.studies.gate_analysis import format_usage, gate_maps, usage_table
 from perception.visualization.gates import dominant_slot_picture
 from perception.models import build_model, dummy_inputs
 
@@ -35,7 +35,7 @@ def _frame(usage_by_task, h=4, w=4):
 
 
 def test_specialisation_statistics():
-    from perception.analysis_gates import specialisation
+    from perception.studies.gate_analysis import specialisation
     uniform = [0.2] * 5
     even = specialisation([_frame({'seg': uniform, 'depth': uniform})])
     for stats in even['per_task_level'].values():

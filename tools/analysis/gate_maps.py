@@ -22,7 +22,7 @@ def main() -> None:
     p.add_argument('--out', default='work_dirs/gates')
     args = p.parse_args()
 
-    from perception.analysis_gates import collect, format_usage, usage_table
+    from perception.studies.gate_analysis import collect, format_usage, usage_table
     from perception.apis import Predictor
     from perception.models import load_config
     from perception.registry import DATASETS

@@ -1,4 +1,5 @@
-"""Expert specialisation of the TaskExpert decoder: per-task, per-level gate maps and usage statistics.
+"""Expert specialisation of the TaskExpert decoder: per-task, per-level gate maps and usage statistics
+(study 4, ``experts``, and tools/analysis/gate_maps.py).
 
 For each frame the model's gates give, at every pixel of every expert level, softmax weights over the
 E experts plus the task's memory (``forward_export(return_gates=True)``). This module averages them into
