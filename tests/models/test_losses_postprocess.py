@@ -7,6 +7,8 @@ import torch
 from perception.models import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
                                UncertaintyTaskWeighting, topk_nms)
 
+from conftest import tiny_model_cfg
+
 
 def _depth(seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -116,8 +118,6 @@ def test_former_detection_setting_names_load_with_a_deprecation_warning():
 
 
 def test_det_head_reads_former_nms_names(build):
-    from conftest import tiny_model_cfg
-
     from perception.contract import ConfigError
     cfg = tiny_model_cfg()
     cfg['heads']['det']['nms'] = dict(k=7, pre_nms_k=70)
