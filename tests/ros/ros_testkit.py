@@ -53,6 +53,29 @@ class ToyPredictor:
                                 det_classes=DET_CLASSES)
 
 
+FAIL_MARKER = (1, 2, 3)       # rgb of pixel (0, 0) that FailOnMarker raises on
+
+
+class FailOnMarker(ToyPredictor):
+    """ToyPredictor that raises, like a model failing at run time, on an rgb frame whose pixel (0, 0)
+    is FAIL_MARKER (the synthetic frames never are)."""
+
+    def __call__(self, rgb=None, thermal=None, depth=None) -> PerceptionResult:
+        if rgb is not None and tuple(rgb[0, 0]) == FAIL_MARKER:
+            raise RuntimeError('simulated inference failure (FAIL_MARKER frame)')
+        return super().__call__(rgb=rgb, thermal=thermal, depth=depth)
+
+
+def toy_predictor_5ms() -> ToyPredictor:
+    """The test predictor of the 'nominal' and 'fault' scenarios, as a ``module:attr`` model_path."""
+    return ToyPredictor(delay_s=0.005)
+
+
+def toy_predictor_40ms() -> ToyPredictor:
+    """The test predictor of the 'flood' scenario (~25 Hz at most)."""
+    return ToyPredictor(delay_s=0.04)
+
+
 def synthetic_frame(index: int, height: int = 96, width: int = 128):
     """rgb/thermal/depth of frame ``index``: a hot, bright square moving with the index; depth
     encodes the index (1.0 m + index % 100 cm) so a receiver can tie contents to the stamp."""

@@ -151,6 +151,7 @@ print('ok')
                           cwd=str(PKG.parent))
     assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr
 
+
 def test_former_threshold_parameter_names_are_read_with_a_warning():
     """``score_threshold``/``nms_threshold`` (before the one-vocabulary rename) still configure the
     node for one release, as ``score_thr``/``iou_thr``."""

@@ -7,24 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from core_harness import PERIOD_S, FailsFirst, Harness, log_an_error_and_a_warning
 from ros_testkit import ToyPredictor, synthetic_frame
 
 from perception.ros import typestore as ts
-from perception.ros.config import NodeConfig
-from perception.ros.core import PerceptionCore
 from perception.ros.health import ERROR, OK, STALE, WARN
 from perception.ros.image_codec import array_to_image, encode_sensor, image_to_array
-
-ENC = {'rgb': 'bgr8', 'thermal': 'mono16', 'depth': '16UC1'}
-PERIOD_S = 1 / 30
-
-
-class Clock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
 
 
 class CallSiteLogger:
@@ -52,39 +40,6 @@ class CallSiteLogger:
 
     def error(self, message):
         self._log('error', message)
-
-
-class Harness:
-    def __init__(self, predictor=None, logger=None, **cfg):
-        self.clock = Clock()
-        self.out = []
-        self.predictor = predictor or ToyPredictor()
-        self.config = NodeConfig(**{'stale_timeout': 0.3, 'slop': 0.01, **cfg})
-        self.core = PerceptionCore(self.config, self.predictor,
-                                   lambda name, msg: self.out.append((name, msg)), clock=self.clock,
-                                   logger=logger)
-
-    def images(self, index, sensors=('rgb', 'thermal', 'depth')):
-        rgb, thermal, depth, _ = synthetic_frame(index)
-        value = {'rgb': rgb, 'thermal': thermal, 'depth': depth}
-        stamp = 5_000_000_000 + int(index * PERIOD_S * 1e9)
-        return {s: encode_sensor(value[s], s, ENC[s], ts.header(stamp + k * 1_000_000, f'{s}_frame'))
-                for k, s in enumerate(sensors)}
-
-    def frame(self, index, sensors=('rgb', 'thermal', 'depth'), process=True):
-        """Deliver one frame's messages (advancing the clock one period) and process its sets."""
-        self.clock.t += PERIOD_S
-        sets = []
-        for sensor, msg in self.images(index, sensors).items():
-            sets += self.core.on_image(sensor, msg)
-        sets += self.core.tick()
-        if process:
-            for s in sets:
-                self.core.process(s)
-        return sets
-
-    def outputs(self, name):
-        return [m for n, m in self.out if n == name]
 
 
 def test_synchronised_set_reaches_predictor_and_outputs_carry_the_input_stamp():
@@ -228,35 +183,15 @@ def test_predictor_failure_and_bad_result_do_not_stop_the_node(caplog):
     assert any('seg_labels: expected shape (96, 128)' in r.message for r in caplog.records)
 
 
-class FailsFirst(ToyPredictor):
-    """Raises on its first call (a GPU out of memory once), then works."""
-
-    def __call__(self, **kw):
-        result = super().__call__(**kw)
-        if len(self.calls) == 1:
-            raise RuntimeError('CUDA error: out of memory')
-        return result
-
-
 @pytest.mark.parametrize('first', ['predictor_error', 'malformed'])
 def test_an_error_and_a_warning_in_either_order_keep_an_rclpy_style_logger_working(first):
     """A predictor error and a malformed image log at two severities: with rclpy's per-call-site
     severity rule, logging both from one call site raised ValueError (out of the subscription
     callback, which stops rclpy's executor)."""
     log = CallSiteLogger()
-    h = Harness(FailsFirst(), logger=log)
-    malformed = h.images(1)['thermal']
-    malformed.encoding = 'yuv422'
-    if first == 'malformed':
-        assert h.core.on_image('thermal', malformed) == []
-        h.frame(2)                              # the predictor raises on this set
-    else:
-        h.frame(0)
-        assert h.core.on_image('thermal', malformed) == []
+    log_an_error_and_a_warning(Harness(FailsFirst(), logger=log), first)
     assert [s for s, m in log.records if 'predictor failed' in m or 'malformed' in m] == (
         ['warning', 'error'] if first == 'malformed' else ['error', 'warning'])
-    assert len(h.frame(3)) == 1 and h.core.stats()['processed'] == 1      # and the node goes on
-    assert h.core.stats()['predictor_errors'] == 1 and h.core.stats()['malformed.thermal'] == 1
 
 
 def test_camera_info_is_passed_through_with_the_output_stamp():
