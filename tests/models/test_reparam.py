@@ -94,3 +94,14 @@ def test_reparameterized_model_has_no_branch_and_no_batchnorm(nano_pair):
     assert not any(isinstance(m, RepConv) and m.fused is None for m in fused.modules())
     # the branches are gone: fewer parameters, one conv per RepConv
     assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in model.parameters())
+
+
+def test_strided_repconv_trains_in_channels_last():
+    """A strided 1x1 conv with 3 input channels aborts the process in PyTorch 2.13's channels_last
+    backward (heap corruption); RepConv applies it as a 1x1 conv on the strided input instead."""
+    block = RepConv(3, 16, stride=2).train().to(memory_format=torch.channels_last)
+    x = torch.randn(8, 3, 64, 80).to(memory_format=torch.channels_last).requires_grad_()
+    for _ in range(2):
+        block(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(block.conv1.weight.grad).all()
+    assert block(x).shape == (8, 16, 32, 40)

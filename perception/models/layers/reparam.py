@@ -63,7 +63,10 @@ class RepConv(nn.Module):
         self.stride, self.groups = stride, groups
         self.conv3 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, groups=groups, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 1, stride, 0, groups=groups, bias=False)
+        # A strided 1x1 conv is applied as a 1x1 conv on x[..., ::s, ::s] (the same
+        # function): PyTorch 2.13's channels_last backward of a strided 1x1 conv with few input
+        # channels corrupts the heap (seen with 1 and 3 channels, the stems of the encoders)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 1, 1, 0, groups=groups, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.bn_id: Optional[nn.BatchNorm2d] = (
             nn.BatchNorm2d(out_channels)
@@ -74,7 +77,8 @@ class RepConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.fused is not None:
             return self.act(self.fused(x))
-        y = self.bn3(self.conv3(x)) + self.bn1(self.conv1(x))
+        s = self.stride
+        y = self.bn3(self.conv3(x)) + self.bn1(self.conv1(x if s == 1 else x[..., ::s, ::s]))
         if self.bn_id is not None:
             y = y + self.bn_id(x)
         return self.act(y)
