@@ -23,3 +23,12 @@ test: $(READY)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The tests on a real ROS 2 (tests/ros/real: rclpy, launch_ros, rmw_cyclonedds_cpp): builds the minimal
+# Jazzy of ../shared/ros2 once (tools/ros2/setup_ros2.sh: ~9 min on 2 cores, into
+# $PERCEPTION_ROS2_PREFIX or ~/.cache/ros2-jazzy; skipped when built), then runs tests/ros with the
+# real-ROS tests required (they fail instead of skipping when the build is missing).
+.PHONY: test-ros
+test-ros: $(READY)
+	bash tools/ros2/setup_ros2.sh
+	PERCEPTION_ROS2_REQUIRED=1 $(PY) -m pytest tests/ros $(PYTEST_ARGS)

@@ -4,14 +4,19 @@ This layer only declares parameters, creates publishers/subscriptions/timers and
 subscriptions are raw (CDR bytes, decoded by rosbags in ``perception.ros``) and publishers take the
 CDR that ``perception.ros`` serialises, so the node behaves exactly like the DDS runner and bag replay
 that are tested without ROS. Lifecycle:
-  configure  -> read parameters, load the model (failure leaves the node unconfigured, with the reason)
+  configure  -> read parameters, load the model, create the (lifecycle) publishers
   activate   -> subscribe, start the inference worker and the 10 Hz housekeeping timer
   deactivate -> unsubscribe, stop the worker (publishers stay, inactive)
   cleanup    -> drop publishers and the model
+  shutdown / error processing -> drop everything
+A transition that fails says why in the log and leaves nothing half made: rclpy turns an exception in a
+transition callback into ERROR without logging it, and error processing would then leave the
+publishers and subscriptions of a half-done transition alive for the next configure to orphan.
 """
 from __future__ import annotations
 
 import time
+import traceback
 from typing import Any, Dict, List, Optional
 
 import rclpy
@@ -54,17 +59,55 @@ class PerceptionNode(Node):
 
     # --- lifecycle -----------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
-        params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
         try:
-            config = NodeConfig.from_params(params, self.get_name())
-            predictor = build_predictor(config.model_path, config.backend, config.score_thr,
-                                        config.iou_thr)
+            self._configure()
         except Exception as err:  # a bad parameter or model: stay unconfigured, say why
-            self.get_logger().error(f'configure failed: {type(err).__name__}: {err}')
+            self._failed('configure', err)
+            self._release()
             return TransitionCallbackReturn.FAILURE
-        self.core = PerceptionCore(config, predictor, self._publish, clock=time.monotonic,
-                                   stamp_clock=lambda: self.get_clock().now().nanoseconds,
-                                   logger=self.get_logger())
+        self.get_logger().info(f'configured: sensors {self.core.config.sensors}, '
+                               f'outputs {sorted(self._pubs)}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        try:
+            self._activate_inputs()
+        except Exception as err:  # e.g. an invalid topic name: back to inactive, nothing subscribed
+            self._failed('activate', err)
+            self._teardown_inputs()
+            return TransitionCallbackReturn.FAILURE
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        try:
+            self._teardown_inputs()
+            self.get_logger().info(counters_summary(self.core.stats()))
+        except Exception as err:
+            self._failed('deactivate', err)
+            return TransitionCallbackReturn.ERROR      # error processing releases everything
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: State) -> TransitionCallbackReturn:
+        # reached after a transition callback returned ERROR; SUCCESS goes to unconfigured, which
+        # must then hold nothing
+        self.get_logger().error(f'error processing (from {state.label}): releasing publishers, '
+                                'subscriptions and the model')
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self) -> None:
+        params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
+        config = NodeConfig.from_params(params, self.get_name())
+        predictor = build_predictor(config.model_path, config.backend, config.score_thr,
+                                    config.iou_thr)
         names = set(config.publish) | {'diagnostics'}
         if config.camera_info_topic:
             names.add('camera_info')
@@ -73,10 +116,11 @@ class PerceptionNode(Node):
             if topic:
                 self._pubs[name] = self.create_lifecycle_publisher(
                     ROS_TYPES[OUTPUT_TYPES[name]], topic, qos_profile(config.output_qos_spec()))
-        self.get_logger().info(f'configured: sensors {config.sensors}, outputs {sorted(self._pubs)}')
-        return TransitionCallbackReturn.SUCCESS
+        self.core = PerceptionCore(config, predictor, self._publish, clock=time.monotonic,
+                                   stamp_clock=lambda: self.get_clock().now().nanoseconds,
+                                   logger=self.get_logger())
 
-    def on_activate(self, state: State) -> TransitionCallbackReturn:
+    def _activate_inputs(self) -> None:
         config = self.core.config
         for sensor in config.sensors:
             self._subs.append(self.create_subscription(
@@ -88,38 +132,31 @@ class PerceptionNode(Node):
                 qos_profile(QosSpec.preset('default')), raw=True))
         self.core.start()
         self._timer = self.create_timer(TICK_PERIOD_S, self.core.tick)
-        return super().on_activate(state)
 
-    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._teardown_inputs()
-        self.get_logger().info(counters_summary(self.core.stats()))
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        for pub in self._pubs.values():
-            self.destroy_publisher(pub)
-        self._pubs.clear()
-        self.core = None
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._teardown_inputs()
-        return TransitionCallbackReturn.SUCCESS
+    def _failed(self, transition: str, err: Exception) -> None:
+        self.get_logger().error(f'{transition} failed: {type(err).__name__}: {err}')
+        self.get_logger().debug(traceback.format_exc())
 
     # --- data path -----------------------------------------------------------------------------
     def _raw_image_callback(self, sensor: str):
         def callback(raw: bytes) -> None:
+            core = self.core      # None once cleaned up: a callback already queued has nothing to do
+            if core is None:
+                return
             try:
                 msg = ts.deserialize(raw, ts.IMAGE)
             except Exception as err:
                 self.get_logger().warning(f'{sensor}: cannot decode sensor_msgs/Image: {err}')
                 return
-            self.core.on_image(sensor, msg)
+            core.on_image(sensor, msg)
         return callback
 
     def _raw_camera_info(self, raw: bytes) -> None:
+        core = self.core
+        if core is None:
+            return
         try:
-            self.core.on_camera_info(ts.deserialize(raw, ts.CAMERA_INFO))
+            core.on_camera_info(ts.deserialize(raw, ts.CAMERA_INFO))
         except Exception as err:
             self.get_logger().warning(f'camera_info: cannot decode sensor_msgs/CameraInfo: {err}')
 
@@ -137,6 +174,15 @@ class PerceptionNode(Node):
             self._timer = None
         if self.core is not None:
             self.core.stop()
+
+    def _release(self) -> None:
+        """Inputs, publishers and the model: back to what an unconfigured node holds."""
+        self._teardown_inputs()
+        for pub in self._pubs.values():
+            # not destroy_publisher: that leaves the publisher among the node's managed entities
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs.clear()
+        self.core = None
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -1,0 +1,166 @@
+"""The rclpy layer (ros_nodes/perception_ros) in this process on a real ROS 2: lifecycle transitions,
+raw CDR in and out, outputs stamped like the inputs, rclpy's logger, and what transitions leave behind
+(publishers, subscriptions) when they succeed, fail or are repeated."""
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from core_harness import FailsFirst, Harness, log_an_error_and_a_warning
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from ros_testkit import synthetic_frame
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'ros_nodes'))
+from perception_ros.perception_node import PerceptionNode  # noqa: E402
+
+RGB_TOPIC = '/camera/color/image_raw'
+
+
+def image(arr, encoding, stamp, frame):
+    msg = Image()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    msg.header.frame_id = frame
+    msg.height, msg.width = arr.shape[:2]
+    msg.encoding = encoding
+    msg.step = arr.strides[0]
+    msg.data = arr.tobytes()
+    return msg
+
+
+def toy_node(**params):
+    overrides = {'model_path': 'ros_testkit:ToyPredictor', 'stale_timeout': 2.0, **params}
+    return PerceptionNode(parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
+
+
+def subscriptions_on(node, topic):
+    return [s for s in node.subscriptions if s.topic_name == topic]
+
+
+def test_lifecycle_node_end_to_end(ros_context):
+    node = toy_node()
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    helper = rclpy.create_node('perception_test_helper')
+    got = []
+    helper.create_subscription(Detection2DArray, 'perception/detections', got.append, 10)
+    pubs = {s: helper.create_publisher(Image, t, 10) for s, t in (
+        ('rgb', RGB_TOPIC), ('thermal', '/thermal/image_raw'),
+        ('depth', '/camera/depth/image_rect_raw'))}
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(helper)
+    stamps = []
+    for k in range(20):
+        rgb, thermal, depth, _ = synthetic_frame(k)
+        stamp = time.time_ns()
+        stamps.append(stamp)
+        pubs['rgb'].publish(image(rgb, 'rgb8', stamp, 'cam'))
+        pubs['thermal'].publish(image((thermal * 255).astype(np.uint8), 'mono8', stamp, 'cam'))
+        pubs['depth'].publish(image((depth * 1000).astype(np.uint16), '16UC1', stamp, 'cam'))
+        executor.spin_once(timeout_sec=0.05)
+    deadline = time.time() + 5
+    while len(got) < 5 and time.time() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    assert got, 'no Detection2DArray received from the lifecycle node'
+    for msg in got:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        assert stamp in stamps and msg.header.frame_id == 'cam'
+        assert msg.detections[0].results[0].hypothesis.class_id == 'hot'
+    assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    node.destroy_node()
+    helper.destroy_node()
+
+
+def test_configure_fails_cleanly_without_a_model(ros_context, capfd):
+    node = PerceptionNode()
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE   # model_path is empty
+    assert 'configure failed: ValueError: parameter model_path is empty' in capfd.readouterr().err
+    assert node.core is None and not node._pubs
+    node.destroy_node()
+
+
+def test_rclpy_logger_binds_one_severity_to_each_call_site(ros_context):
+    """The rule that tests/ros/test_ros_core.py's CallSiteLogger reproduces, on the real logger."""
+    node = rclpy.create_node('perception_logger_probe')
+    log = node.get_logger()
+
+    def shared_site(level, text):
+        getattr(log, level)(text)
+    shared_site('error', 'first an error')
+    with pytest.raises(ValueError, match='Logger severity cannot be changed between calls'):
+        shared_site('warning', 'then a warning from the same call site')
+    node.destroy_node()
+
+
+@pytest.mark.parametrize('first', ['predictor_error', 'malformed'])
+def test_core_logs_an_error_and_a_warning_in_either_order_through_rclpy(ros_context, first):
+    """The node core logging through rclpy's logger: a predictor error and a malformed image, in
+    either order, are both logged and the core goes on (it raised ValueError before)."""
+    node = rclpy.create_node('perception_log_orders')
+    log_an_error_and_a_warning(Harness(FailsFirst(), logger=node.get_logger()), first)
+    node.destroy_node()
+
+
+def test_configure_cleanup_cycles_leave_no_publishers_behind(ros_context):
+    """cleanup must release the lifecycle publishers entirely: destroy_publisher left each one among
+    the node's managed entities, one more set per configure/cleanup cycle."""
+    node = toy_node()
+    base_publishers = len(list(node.publishers))          # rosout, parameter events
+    base_entities = len(node._managed_entities)           # rclpy.lifecycle.Node's own list
+    outputs = None
+    for _ in range(3):
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        outputs = len(node._pubs)
+        assert outputs == 5                                # labels overlay detections depth diagnostics
+        assert len(list(node.publishers)) == base_publishers + outputs
+        assert len(node._managed_entities) == base_entities + outputs
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert len(list(node.publishers)) == base_publishers
+        assert len(node._managed_entities) == base_entities
+    node.destroy_node()
+
+
+def test_a_failing_activate_says_why_and_leaves_nothing_subscribed(ros_context, capfd):
+    """An invalid topic name makes create_subscription raise half-way through activate. rclpy turned
+    that into ERROR without a word, and error processing left the node unconfigured with the
+    subscriptions made so far (and its publishers) alive, for the next configure to orphan."""
+    node = toy_node(**{'topics.thermal': 'thermal camera/image'})      # a space: invalid
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
+    err = capfd.readouterr().err
+    assert 'activate failed: InvalidTopicNameException' in err and 'thermal camera/image' in err
+    assert node._state_machine.current_state[1] == 'inactive'     # FAILURE: back to inactive
+    assert subscriptions_on(node, RGB_TOPIC) == [] and node._timer is None
+    assert not node.core.worker.running
+    # fixed parameter: cleanup, configure, activate work, and nothing is duplicated
+    node.set_parameters([Parameter('topics.thermal', value='/thermal/image_raw')])
+    assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    assert len(subscriptions_on(node, RGB_TOPIC)) == 1
+    assert sum(p.topic_name == '/perception/labels' for p in node.publishers) == 1
+    node.trigger_deactivate()
+    node.trigger_cleanup()
+    node.destroy_node()
+
+
+def test_a_failing_configure_leaves_no_publishers(ros_context, capfd):
+    """A bad output topic fails configure after some publishers exist: all of them are released."""
+    node = toy_node(**{'output_topics.overlay': 'perception/over lay'})
+    base_publishers = len(list(node.publishers))
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert 'configure failed: InvalidTopicNameException' in capfd.readouterr().err
+    assert node._state_machine.current_state[1] == 'unconfigured'
+    assert len(list(node.publishers)) == base_publishers and not node._managed_entities
+    assert node.core is None
+    node.destroy_node()
