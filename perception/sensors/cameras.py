@@ -105,15 +105,34 @@ class CameraModel:
         """Camera-frame points (..., 3) with z > 0 -> pixel coordinates u, v."""
         p = np.asarray(points, np.float64)
         x, y = p[..., 0] / p[..., 2], p[..., 1] / p[..., 2]
-        if self.distorted and self.D.size <= 8:
+        if not self.distorted:
+            return self.K[0, 0] * x + self.K[0, 2], self.K[1, 1] * y + self.K[1, 2]
+        outside = x * x + y * y > self.max_ray_r2   # a distortion polynomial can fold back inside
+        if outside.any():
+            x, y = np.where(outside, np.nan, x), np.where(outside, np.nan, y)
+        if self.D.size <= 8:
             x, y = _distort(x, y, self.D)
-        elif self.distorted:   # thin prism / tilted sensor terms: OpenCV's own model
-            if p[..., 0].size == 0:
-                return np.zeros(p.shape[:-1]), np.zeros(p.shape[:-1])
-            uv, _ = cv2.projectPoints(p.reshape(-1, 3), np.zeros(3), np.zeros(3), self.K, self.D)
-            uv = uv.reshape(*p.shape[:-1], 2)
-            return uv[..., 0], uv[..., 1]
-        return self.K[0, 0] * x + self.K[0, 2], self.K[1, 1] * y + self.K[1, 2]
+            return self.K[0, 0] * x + self.K[0, 2], self.K[1, 1] * y + self.K[1, 2]
+        if x.size == 0:   # thin prism / tilted sensor terms: OpenCV's own model
+            return x, y
+        rays = np.stack([x.ravel(), y.ravel(), np.ones(x.size)], -1)
+        uv, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), self.K, self.D)
+        return uv[:, 0, 0].reshape(x.shape), uv[:, 0, 1].reshape(x.shape)
+
+    @cached_property
+    def max_ray_r2(self) -> float:
+        """Squared normalised radius beyond which rays are not projected: 1.2 x the image border's
+        largest ray, and never past the radius where the radial polynomial turns back."""
+        h, w = self.height, self.width
+        u = np.r_[np.arange(w), np.arange(w), np.zeros(h), np.full(h, w - 1)].astype(np.float64)
+        v = np.r_[np.zeros(w), np.full(w, h - 1), np.arange(h), np.arange(h)].astype(np.float64)
+        x, y = self.unproject(u - 0.5 * np.sign(u - self.K[0, 2]),
+                              v - 0.5 * np.sign(v - self.K[1, 2]))
+        border = 1.2 * float(np.sqrt(np.nanmax(x * x + y * y)))
+        r = np.linspace(0, 3 * border, 3001)[1:]
+        turns = np.flatnonzero(np.diff(r * _radial(r * r, self.D)) <= 0)
+        fold = r[turns[0]] if turns.size else np.inf
+        return min(border, fold) ** 2
 
     @cached_property
     def pixel_rays(self) -> Tuple[np.ndarray, np.ndarray]:
@@ -128,14 +147,20 @@ class CameraModel:
         return self.unproject(u, v)
 
 
+def _radial(r2: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """OpenCV's radial factor (1 + k1 r^2 + k2 r^4 + k3 r^6) / (1 + k4 r^2 + k5 r^4 + k6 r^6)."""
+    k = np.zeros(8)
+    k[:min(D.size, 8)] = D[:8]
+    k1, k2, _, _, k3, k4, k5, k6 = k
+    return (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+
+
 def _distort(x: np.ndarray, y: np.ndarray, D: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """OpenCV's radial-tangential model (k1, k2, p1, p2[, k3[, k4, k5, k6]]) in numpy: the same
     numbers as cv2.projectPoints (tests/sensors), several times faster on whole images."""
-    k = np.zeros(8)
-    k[:D.size] = D
-    k1, k2, p1, p2, k3, k4, k5, k6 = k
+    p1, p2 = (D[2], D[3]) if D.size >= 4 else (0.0, 0.0)
     r2 = x * x + y * y
-    radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    radial = _radial(r2, D)
     xy = x * y
     return (x * radial + 2 * p1 * xy + p2 * (r2 + 2 * x * x),
             y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * xy)

@@ -80,6 +80,8 @@ def register_depth(depth: np.ndarray, source: CameraModel, target: CameraModel,
     uc, vc = target.project(centre)
     uvs = [target.project(c) for c in corners]
     us, vs = np.stack([a for a, _ in uvs]), np.stack([b for _, b in uvs])
+    seen = np.isfinite(uc) & np.isfinite(vc) & np.isfinite(us).all(0) & np.isfinite(vs).all(0)
+    uc, vc, us, vs, centre = uc[seen], vc[seen], us[:, seen], vs[:, seen], centre[seen]
     j0, j1 = _cover(us.min(0), us.max(0), uc)
     i0, i1 = _cover(vs.min(0), vs.max(0), vc)
     h, w = target.size
@@ -111,8 +113,7 @@ def _cover(lo: np.ndarray, hi: np.ndarray, centre: np.ndarray) -> Tuple[np.ndarr
     return a, b
 
 
-def plane_homography(source: CameraModel, target: CameraModel, transform: Rigid,
-                     plane_distance: float = np.inf) -> np.ndarray:
+def plane_homography(transform: Rigid, plane_distance: float = np.inf) -> np.ndarray:
     """Homography of normalised (undistorted) rays, source -> target, induced by the plane
     ``z = plane_distance`` of the source frame: ``R + t n^T / d`` (``d = inf``: the rotation)."""
     h = transform.R.copy()
@@ -201,7 +202,7 @@ class Registration:
         if self._plane_maps is None:
             cal = self.thermal
             to_color = cal.transform or Rigid.identity()
-            hom = plane_homography(cal.camera, self.color, to_color, cal.plane_distance)
+            hom = plane_homography(to_color, cal.plane_distance)
             x, y = self.color.pixel_rays
             rays = np.stack([x, y, np.ones_like(x)], -1) @ np.linalg.inv(hom).T
             rays[~(rays[..., 2] > 0)] = np.nan

@@ -118,7 +118,10 @@ def test_projection_agrees_with_opencv(D):
     pts = np.c_[rng.uniform(-1.5, 1.5, (2000, 2)), rng.uniform(1, 4, 2000)]
     ref, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), cam.K, cam.D)
     u, v = cam.project(pts)
-    assert np.abs(np.c_[u, v] - ref.reshape(-1, 2)).max() < 1e-6
+    seen = np.isfinite(u)             # rays far outside the view are cut (next test)
+    r2 = (pts[:, 0] ** 2 + pts[:, 1] ** 2) / pts[:, 2] ** 2
+    assert seen[r2 < cam.max_ray_r2].all() and 0.2 < seen.mean() < 1
+    assert np.abs(np.c_[u, v][seen] - ref.reshape(-1, 2)[seen]).max() < 1e-6
 
 
 def _labels_on_rgb(rig, registration, depth=None):
@@ -182,3 +185,25 @@ def test_explicit_homography_without_intrinsics():
     warped = out['thermal']
     assert warped[5 + 2 * 50, 10 + 2 * 60] == 1.0 and warped[5 + 2 * 20, 10 + 2 * 20] == 0.0
     assert warped[209, 259] == 0.25 and not out['thermal_valid'][209, 259]
+
+
+def test_points_outside_a_distorted_view_do_not_fold_back():
+    import cv2
+    """r (1 - 0.35 r^2) turns round at r = 0.98: without a guard, a ray at r = 1.6 (far outside this
+    camera's view, whose corners are at r = 0.7) would project back inside the image."""
+    cam = CameraModel(640, 480, [[700, 0, 319.5], [0, 700, 239.5], [0, 0, 1]],
+                      [-0.35, 0, 0, 0, 0], 'barrel')
+    folded = 319.5 + 700 * 1.6 * (1 - 0.35 * 1.6 ** 2)           # where OpenCV puts it: inside
+    ref, _ = cv2.projectPoints(np.array([[1.6, 0.0, 1.0]]), np.zeros(3), np.zeros(3), cam.K, cam.D)
+    assert ref[0, 0, 0] == pytest.approx(folded) and 0 < folded < 640
+    inside_u, _ = cam.project(np.array([[0.5, 0.0, 1.0]]))
+    assert 319.5 < inside_u[0] < 639
+    u, v = cam.project(np.array([[1.6, 0.0, 1.0]]))
+    assert np.isnan(u[0]) and np.isnan(v[0])
+    # Registering from a wide depth camera: nothing from outside the view lands in the image.
+    wide = CameraModel(320, 240, [[80, 0, 159.5], [0, 80, 119.5], [0, 0, 1]], [], 'wide')
+    depth = np.full((240, 320), 2.0, np.float32)
+    far = np.hypot(*wide.pixel_rays) > 1.2                       # rays that fold back
+    depth[far] = 7.0                                              # mark them
+    reg = register_depth(depth, wide, cam, Rigid.identity())
+    assert reg.max() == 2.0 and set(np.unique(reg)) == {0.0, 2.0}
