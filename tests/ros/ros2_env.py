@@ -21,6 +21,12 @@ def env_script() -> Optional[Path]:
     return script if built and script.is_file() else None
 
 
+def python_version() -> str:
+    """The CPython version the build's Python packages are for (its install/lib/pythonX.Y)."""
+    lib = next((prefix() / 'install' / 'lib').glob('python3.*'), None)
+    return lib.name[len('python'):] if lib else ''
+
+
 def required() -> bool:
     return os.environ.get(REQUIRED_ENV, '').lower() in ('1', 'true', 'yes')
 

@@ -38,6 +38,11 @@ def real_run(tmp_path_factory):
         if ros2_env.required():
             pytest.fail(ros2_env.missing_reason())
         pytest.skip(ros2_env.missing_reason())
+    this_python = '{}.{}'.format(*sys.version_info[:2])
+    if ros2_env.python_version() != this_python:
+        (pytest.fail if ros2_env.required() else pytest.skip)(
+            f'the ROS 2 build at {ros2_env.prefix()} is for Python {ros2_env.python_version()}, '
+            f'this is Python {this_python}')
     out = tmp_path_factory.mktemp('ros2_real')
     junit, log = out / 'junit.xml', out / 'pytest.log'
     cmd = ros2_env.sourced([sys.executable, '-m', 'pytest', str(REAL), '-p', 'no:cacheprovider',
