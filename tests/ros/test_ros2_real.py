@@ -54,7 +54,7 @@ def real_run(tmp_path_factory):
         except subprocess.TimeoutExpired:
             pytest.fail(f'tests/ros/real did not finish in {TIMEOUT_S} s; output: {log}')
     text = log.read_text()
-    figures = [line for line in text.splitlines() if line.startswith('[rclpy:')]
+    figures = [line for line in text.splitlines() if line.startswith(('[rclpy:', '[dds:'))]
     print(f'\ntests/ros/real with {script} (exit {rc}); output: {log}', *figures, sep='\n')
     if not junit.is_file():
         pytest.fail(f'tests/ros/real did not run (exit {rc}):\n{text[-4000:]}')
