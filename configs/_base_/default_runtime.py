@@ -21,3 +21,9 @@ default_hooks = dict(
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+
+# Numeric precision of training and PyTorch inference (perception/engine/precision.py):
+# 'auto' = bf16 autocast where the CPU has native bf16 (AVX-512 BF16 / AMX; printed at start),
+# fp32 elsewhere; 'bf16' / 'fp32' force one (`perception train --amp` / `--fp32`).
+precision = 'fp32'
+channels_last = False

@@ -20,7 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default: work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
                         help='resume training; without CKPT from the latest checkpoint in work-dir')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper)')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--amp', dest='precision', action='store_const', const='bf16',
+                           help='bf16 autocast (CPU; fp16 AmpOptimWrapper on CUDA), whatever the '
+                                "config's precision says")
+    precision.add_argument('--fp32', dest='precision', action='store_const', const='fp32',
+                           help='plain fp32, whatever the config says (default: the config\'s '
+                                "`precision`, 'auto' = bf16 where the CPU has native bf16)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config entries, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -32,10 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from mmengine.runner import Runner
 
     import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
-    from perception.engine.config import enable_amp, runner_config, set_resume
-    cfg = runner_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    if args.amp:
-        enable_amp(cfg)
+    from perception.engine.config import runner_config, set_resume
+    cfg = runner_config(args.config, args.cfg_options, args.work_dir, args.launcher,
+                        precision=args.precision)
     set_resume(cfg, args.resume)
     runner = Runner.from_cfg(cfg)
     runner.train()

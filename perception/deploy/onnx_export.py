@@ -3,7 +3,8 @@ PyTorch on real and synthetic frames. A failed check raises and leaves no output
 
 Pipeline (every NMS mode shares steps 1-3, so parity of the network itself is always checked):
 
-1. ``ExportWrapper`` (model + top-K candidates) -> ``torch.onnx.export`` (opset 17 by default, static
+1. ``reparameterize`` (RepConv branches merged, BatchNorm folded: the inference form), then
+   ``ExportWrapper`` (model + top-K candidates) -> ``torch.onnx.export`` (opset 17 by default, static
    H, W, optional dynamic batch) = the ``--nms host`` graph;
 2. ``onnx.checker.check_model(full_check=True)`` and ``onnxsim.simplify`` (its own output check on);
 3. parity: host graph in onnxruntime vs the wrapper in PyTorch;
@@ -14,6 +15,7 @@ Pipeline (every NMS mode shares steps 1-3, so parity of the network itself is al
 """
 from __future__ import annotations
 
+import copy
 import tempfile
 import time
 import warnings
@@ -232,15 +234,20 @@ def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: Expo
         ParityError: the graph does not reproduce the PyTorch model (``.report`` has the figures).
     """
     from perception.models.export import ExportWrapper
+    from perception.models.layers import reparameterize
     t0 = time.perf_counter()
     output = Path(output)
     if opts.nms not in ('onnx', 'host', 'trt'):
         raise ValueError(f'nms must be onnx, host or trt, got {opts.nms!r}')
     model = model.eval().cpu()
+    # The graph holds the inference form (branches merged, BN folded); parity is checked against
+    # the model as trained, so the check covers the re-parameterisation too.
     wrapper = ExportWrapper(model, opts.pre_nms_topk, opts.seg_output).eval()
+    fused = ExportWrapper(reparameterize(copy.deepcopy(model)), opts.pre_nms_topk,
+                          opts.seg_output).eval()
     with tempfile.TemporaryDirectory() as tmp:
         host_path = Path(tmp) / 'host.onnx'
-        shapes = _export_graph(wrapper, host_path, opts.input_size, opts)
+        shapes = _export_graph(fused, host_path, opts.input_size, opts)
         host = _pin_output_shapes(onnx.load(str(host_path)), shapes, opts.dynamic_batch)
     written = max(o.version for o in host.opset_import if o.domain in ('', 'ai.onnx'))
     if written != opts.opset:   # the dynamo exporter cannot always convert down (e.g. to 17)
@@ -253,7 +260,7 @@ def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: Expo
     common = dict(opset=opts.opset, dynamic_batch=opts.dynamic_batch, score_thr=opts.score_thr,
                   iou_thr=opts.iou_thr, max_det=opts.max_det, pre_nms_topk=opts.pre_nms_topk,
                   input_size=opts.input_size)
-    host_spec = base_spec.replace(outputs=tuple(wrapper.output_names), nms='host', **common)
+    host_spec = base_spec.replace(outputs=tuple(fused.output_names), nms='host', **common)
     if not host_spec.has_det:
         host_spec = host_spec.replace(nms='none')
     host = set_metadata(host, host_spec)

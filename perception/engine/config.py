@@ -12,7 +12,7 @@ from perception.models.builder import load_config
 
 
 def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
-                  launcher: str = 'none') -> Config:
+                  launcher: str = 'none', precision: Optional[str] = None) -> Config:
     """``load_config`` (``--cfg-options`` applied), then the work dir and the distributed backend.
 
     Args:
@@ -21,10 +21,13 @@ def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optio
         work_dir: where the Runner writes; default ``./work_dirs/<config name>`` unless the config
             sets one.
         launcher: mmengine launcher (``none``, ``pytorch``, ...); DDP runs on gloo without CUDA.
+        precision: ``'bf16'``, ``'fp32'`` or ``'auto'``; default: the config's ``precision`` key
+            (``perception.engine.precision``: bf16 autocast where the CPU has native bf16).
 
     Returns:
         The ``Config`` for ``Runner.from_cfg``.
     """
+    from .precision import apply_precision
     cfg = load_config(path, cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
@@ -44,19 +47,8 @@ def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optio
         if not cuda:
             wrapper['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper
+    apply_precision(cfg, precision)
     return cfg
-
-
-def enable_amp(cfg: Config) -> None:
-    """Mixed precision the mmengine way (AmpOptimWrapper); bfloat16 on CPU, float16 on CUDA."""
-    import torch
-    optim = cfg.optim_wrapper
-    if optim.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-        return
-    optim.type = 'AmpOptimWrapper'
-    optim.loss_scale = 'dynamic'
-    if not torch.cuda.is_available():
-        optim.dtype = 'bfloat16'
 
 
 def set_resume(cfg: Config, resume: Optional[str]) -> None:

@@ -119,8 +119,10 @@ class ExportWrapper(nn.Module):
 
     @torch.no_grad()
     def run_numpy(self, inputs: Dict) -> Dict:
-        """numpy in, numpy out (the PyTorch backend and the parity reference)."""
+        """numpy in, numpy out (the PyTorch backend and the parity reference); floating outputs are
+        float32 whatever precision the model ran in (numpy has no bfloat16)."""
         device = next(self.parameters()).device
         args = [torch.from_numpy(inputs[n]).to(device) for n in INPUT_NAMES]
         values = self(*args)
-        return {n: v.detach().cpu().numpy() for n, v in zip(self.output_names, values)}
+        return {n: (v.float() if v.is_floating_point() else v).detach().cpu().numpy()
+                for n, v in zip(self.output_names, values)}

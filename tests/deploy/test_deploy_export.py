@@ -37,6 +37,24 @@ def test_nano_export_passes_checker_and_parity(nano_export):
         assert figures['det_matched'] > 0
 
 
+def test_exported_graph_is_the_reparameterized_network(nano_export):
+    """The graph holds the inference form: no BatchNorm and one Conv per conv of the fused model
+    (each RepConv's 3x3/1x1/identity branches merged into one), not one per training branch."""
+    from perception.models.builder import build_model
+    from perception.models.layers import RepConv, reparameterize
+    nodes = onnx.load(str(nano_export['onnx'])).graph.node
+    assert 'BatchNormalization' not in {n.op_type for n in nodes}
+    conv_weights = {n.input[1] for n in nodes if n.op_type == 'Conv'}  # a conv may run twice
+    fused = reparameterize(build_model(NANO_CONFIG, nano_export['checkpoint']))
+    repconvs = [m for m in fused.modules() if isinstance(m, RepConv)]
+    assert repconvs and all(m.fused is not None and not hasattr(m, 'conv1') for m in repconvs)
+    # distinct weights (the exporter merges equal constants, e.g. RTMDet's shared convs whose
+    # per-level BNs are still at their initial values in this random checkpoint)
+    fused_weights = {m.weight.detach().numpy().tobytes() for m in fused.modules()
+                     if isinstance(m, torch.nn.modules.conv._ConvNd)}
+    assert len(conv_weights) == len(fused_weights)
+
+
 def test_parity_covers_real_and_synthetic_frames(nano_export, real_root):
     parity = nano_export['report']['export']['parity']['network (host graph)']
     names = {f['name'] for f in parity['frames']}

@@ -62,7 +62,7 @@ def test_repnet_pyramid_and_declared_channels(arch, in_channels):
     assert tuple(f.shape[1] for f in feats) == net.out_channels
 
 
-NANO = 'configs/_base_/models/nano_rep.py'
+NANO = 'configs/_base_/models/nano.py'
 
 
 @pytest.fixture(scope='module')

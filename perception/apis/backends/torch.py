@@ -13,18 +13,30 @@ from ..spec import ModelSpec
 
 class TorchBackend:
     """A PyTorch model run through ``ExportWrapper`` (``--nms host`` outputs); ``from_config`` builds
-    it from a config (+ checkpoint) with its ``ModelSpec``."""
+    it from a config (+ checkpoint) with its ``ModelSpec``.
+
+    The model runs in its inference form (a re-parameterised copy: branches merged, BatchNorm
+    folded; the caller's model is not changed) and, with ``precision='bf16'``, under CPU bf16
+    autocast (outputs returned in float32). ``precision='auto'`` follows the CPU
+    (``perception.models.precision``)."""
     name = 'torch'
 
-    def __init__(self, model, spec: ModelSpec, device: str = 'cpu', seg_output: str = 'labels'):
+    def __init__(self, model, spec: ModelSpec, device: str = 'cpu', seg_output: str = 'labels',
+                 precision: str = 'fp32'):
+        import copy
+
+        from perception.models.precision import resolve_precision
         from perception.models.export import ExportWrapper
+        from perception.models.layers import reparameterize
         self.device = device
-        self.wrapper = ExportWrapper(model, pre_nms_topk=spec.pre_nms_topk,
+        self.precision = resolve_precision(precision)
+        self.wrapper = ExportWrapper(reparameterize(copy.deepcopy(model)),
+                                     pre_nms_topk=spec.pre_nms_topk,
                                      seg_output=seg_output).to(device).eval()
         h, w = spec.input_size
         probe = {s: np.zeros((1, SENSOR_CHANNELS[s], h, w), np.float32) for s in SENSORS}
         probe[INPUT_NAMES[-1]] = np.ones((1, len(SENSORS)), np.float32)
-        self.wrapper.run_numpy(probe)   # learns the output names
+        self.run(probe)   # learns the output names
         self.spec = spec.replace(outputs=tuple(self.wrapper.output_names),
                                  nms='host' if spec.nms != 'none' else 'none')
 
@@ -40,11 +52,13 @@ class TorchBackend:
         spec = make_spec(model, cfg, size, nms='host',
                          source=' '.join(str(p) for p in (config, checkpoint) if p),
                          **spec_options)
-        return cls(model, spec, device)
+        return cls(model, spec, device, precision=cfg.get('precision', 'fp32'))
 
     @property
     def model(self):
         return self.wrapper.model
 
     def run(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        return self.wrapper.run_numpy(inputs)
+        from perception.models.precision import autocast
+        with autocast(self.precision):
+            return self.wrapper.run_numpy(inputs)

@@ -91,14 +91,16 @@ class AttentionFusion(BaseFusion):
         channels: fused width per level.
         cross_attention_levels: level indices (0 = stride 4) that also get cross-attention.
         reduction / spatial_kernel: channel-gate bottleneck ratio and spatial-gate kernel size.
-        channel_gate: step 2 on/off; spatial_gate_levels: levels with step 3 (None = all).
+        channel_gate_levels / spatial_gate_levels: levels with step 2 / step 3 (None = all): on a
+            CPU each gate costs more in kernel calls than in multiply-adds (docs/benchmarks.md).
     """
 
     def __init__(self, in_channels: Mapping[str, Sequence[int]], channels: Sequence[int],
                  sensors: Sequence[str] = SENSORS, levels: Optional[Sequence[int]] = None,
                  cross_attention_levels: Sequence[int] = (2, 3),
                  num_heads: int = 2, reduction: int = 4, spatial_kernel: int = 7,
-                 channel_gate: bool = True, spatial_gate_levels: Optional[Sequence[int]] = None,
+                 channel_gate_levels: Optional[Sequence[int]] = None,
+                 spatial_gate_levels: Optional[Sequence[int]] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'), init_cfg=None):
         super().__init__(in_channels, channels, sensors, levels, init_cfg)
@@ -106,7 +108,7 @@ class AttentionFusion(BaseFusion):
             str(lvl): SensorAttentionLevel(
                 [self.in_channels[s][lvl] for s in self.sensors], channels[lvl], reduction,
                 spatial_kernel, lvl in cross_attention_levels, num_heads, norm_cfg, act_cfg,
-                channel_gate=channel_gate,
+                channel_gate=channel_gate_levels is None or lvl in channel_gate_levels,
                 spatial_gate=spatial_gate_levels is None or lvl in spatial_gate_levels)
             for lvl in self.levels})
 
