@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-real', action='store_true', help='skip the real-sample overlays')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detections drawn in the overlays (evaluation keeps all scores)')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--amp', dest='precision', action='store_const', const='bf16',
+                           help='bf16 autocast, whatever the config says')
+    precision.add_argument('--fp32', dest='precision', action='store_const', const='fp32',
+                           help="fp32, whatever the config says (default: the config's precision)")
 
 
 def _train_and_test(cfg, work_dir: str):
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         opts['train_cfg.max_iters'] = args.iters
     if args.num_test:
         opts['test_dataloader.dataset.num_samples'] = args.num_test
-    cfg = runner_config(args.config, opts, args.work_dir)
+    cfg = runner_config(args.config, opts, args.work_dir, precision=args.precision)
     # The schedule's cosine decay must end where training ends.
     max_iters = cfg.train_cfg.max_iters
     for sched in cfg.param_scheduler:
@@ -152,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
             sched.T_max = max(1, max_iters - sched.begin)
         elif sched.get('end', 0) > max_iters:
             sched.end = max_iters
-    cfg.train_cfg.val_interval = max_iters + 1
+    # No validation pass: mmengine's loop would still run one at the last iteration, and the demo
+    # evaluates on the held-out test split right after training.
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     os.makedirs(args.work_dir, exist_ok=True)
 
     metrics, ckpt, t_train, t_test = _train_and_test(cfg, args.work_dir)

@@ -94,3 +94,15 @@ def test_sample_meets_the_decoded_contract():
     assert s['modality_mask'].dtype == bool and s['modality_mask'].tolist() == [True] * 3
     assert s['img_shape'] == s['ori_shape'] == (h, w)
     assert s['sample_idx'] == 1 and s['img_id'] == 'val_0_0000001' and s['condition'] == 'day'
+
+
+def test_cached_dataset_gives_the_same_samples_and_transforms_cannot_alter_them():
+    from perception.datasets.synthetic import SyntheticRGBTDDataset
+    plain = SyntheticRGBTDDataset(split='train', num_samples=3, img_size=SIZE, seed=2)
+    cached = SyntheticRGBTDDataset(split='train', num_samples=3, img_size=SIZE, seed=2, cache=True)
+    first = cached.load_sample(1)
+    assert fingerprint(first) == fingerprint(plain.load_sample(1))
+    first['rgb'][:] = 0                      # what an in-place transform would do
+    first['gt_bboxes'] = first['gt_bboxes'][:0]
+    assert fingerprint(cached.load_sample(1)) == fingerprint(plain.load_sample(1))
+    assert set(cached._cache) == {1}         # rendered once, kept
