@@ -86,7 +86,10 @@ def openmmlab_model(config: str, num_classes: int) -> nn.Module:
 
 # --- runners -------------------------------------------------------------------------------------
 def torch_runner(module: nn.Module, inputs: Tuple[torch.Tensor, ...], device: str = 'cpu',
-                 half: bool = False) -> Runner:
+                 half: bool = False, precision: str = 'fp32') -> Runner:
+    """One eager forward; ``half`` casts to fp16 (CUDA), ``precision='bf16'`` runs under CPU bf16
+    autocast (``perception.models.precision``)."""
+    from perception.models.precision import autocast
     module = module.to(device)
     if half:
         module = module.half()
@@ -95,9 +98,24 @@ def torch_runner(module: nn.Module, inputs: Tuple[torch.Tensor, ...], device: st
 
     @torch.inference_mode()
     def run() -> None:
-        module(*inputs)
+        with autocast(precision):
+            module(*inputs)
         sync()
     return run
+
+
+def export_module(module: nn.Module, inputs: Tuple[torch.Tensor, ...], path: Path,
+                  opset: int = 17) -> Path:
+    """A plain ``torch.onnx.export`` (TorchScript exporter, static shapes) of any module: how the
+    peers (SegFormer-B0, RTMDet-tiny: network only, no NMS) are put in ONNX Runtime next to nano.
+    Inputs are named like the perception graph's (an RGB-only model's one input is ``rgb``), so
+    ``onnxruntime_runner`` feeds both kinds the same way."""
+    import warnings
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('ignore')   # tracer warnings about the peers' Python control flow
+        torch.onnx.export(module.eval(), inputs, str(path), opset_version=opset, dynamo=False,
+                          do_constant_folding=True, input_names=list(INPUT_NAMES[:len(inputs)]))
+    return path
 
 
 def onnxruntime_runner(path: Path, inputs: Tuple[torch.Tensor, ...],
@@ -145,19 +163,47 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10, device: str = 'cpu',
     return 2 * n ** 3 / best / 1e9
 
 
+def onnxruntime_matmul_peak_gflops(n: int = 1024, repeats: int = 10,
+                                   threads: Optional[int] = None) -> float:
+    """Best of ``repeats`` n x n x n fp32 MatMuls in ONNX Runtime (MLAS), in GFLOP/s: the fp32
+    peak of the backend the deployed graph runs in (it can differ from torch.mm's: on an AMD EPYC
+    here MKL's sgemm reached 195 GFLOP/s and MLAS 440)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    spec = [helper.make_tensor_value_info(x, TensorProto.FLOAT, [n, n]) for x in 'abc']
+    graph = helper.make_graph([helper.make_node('MatMul', ['a', 'b'], ['c'])], 'matmul',
+                              spec[:2], spec[2:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8   # what every onnxruntime of the last years reads
+    onnx.checker.check_model(model)
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=['CPUExecutionProvider'])
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    feed = {'a': a, 'b': a}
+    session.run(None, feed)
+    best = float('inf')
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
 def machine() -> Dict[str, str]:
     import platform
 
     import onnxruntime
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {'cpu': cpu, 'torch threads': str(torch.get_num_threads()),
+
+    from perception.hardware import REPORTED_FLAGS, cpu_info, has_native_bf16
+    cpu = cpu_info()
+    flags = ' '.join(f for f in REPORTED_FLAGS if f in cpu['flags']) or 'none'
+    info = {'cpu': cpu['model'], 'flags': flags,
+            'native bf16': 'yes' if has_native_bf16() else 'no',
+            'torch threads': str(torch.get_num_threads()),
             'torch': torch.__version__, 'onnxruntime': onnxruntime.__version__,
             'python': platform.python_version()}
     if torch.cuda.is_available():
@@ -186,3 +232,38 @@ def latency_stats(times: Sequence[float], batch: int = 1) -> Dict[str, float]:
     median = statistics.median(ordered)
     return dict(median_ms=median, p90_ms=p90, mean_ms=statistics.fmean(ordered),
                 min_ms=ordered[0], fps=1e3 * batch / median)
+
+
+def onnxruntime_profile(path: Path, inputs: Tuple[torch.Tensor, ...], threads: Optional[int] = None,
+                        runs: int = 20) -> Dict[str, object]:
+    """Where ONNX Runtime spends a graph's time: kernel time per operator type (fraction of the
+    total, from its built-in profiler over ``runs`` inferences) and the number of nodes it runs
+    after its own graph optimisations."""
+    import json
+    import os
+    import tempfile
+    from collections import Counter
+
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = os.path.join(tmp, 'profile')
+        session = ort.InferenceSession(str(path), sess_options=options,
+                                       providers=['CPUExecutionProvider'])
+        takes = {i.name for i in session.get_inputs()}
+        feed = {n: t.cpu().numpy().astype(np.float32) for n, t in zip(INPUT_NAMES, inputs)
+                if n in takes}
+        for _ in range(runs):
+            session.run(None, feed)
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
+    per_op, nodes = Counter(), set()
+    for e in events:
+        if e.get('cat') == 'Node' and e['name'].endswith('_kernel_time'):
+            per_op[e['args'].get('op_name', '?')] += e['dur']
+            nodes.add(e['name'])
+    total = sum(per_op.values()) or 1
+    return {'op_share': {op: t / total for op, t in per_op.most_common()}, 'nodes': len(nodes)}

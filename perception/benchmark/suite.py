@@ -1,18 +1,22 @@
-"""The benchmark suite: every comparison of the deployment issue in one run, one markdown report.
+"""The benchmark suite: every comparison of the deployment issues in one run, one markdown report.
 
 Groups (all batch 1, CPU unless stated):
 
-* backends -- nano at each size: PyTorch eager vs ONNX Runtime FP32 vs ONNX Runtime INT8 (Q/DQ), the
-  same graph (network + top-K candidates) everywhere, all sensors;
+* peaks -- the machine's measured matmul peaks: torch.mm fp32 and bf16, ONNX Runtime fp32 MatMul;
+  every row's "% of peak" is against the peak of its own backend and precision;
+* backends -- nano at each size: PyTorch eager fp32 and bf16 (where the CPU has native bf16), ONNX
+  Runtime FP32 and INT8, the same re-parameterised graph (network + top-K candidates) everywhere;
+* peers -- like for like at the first size: nano, the earlier nano design(s) (``compare``) and what a
+  user would otherwise run, mmseg's SegFormer-B0 and mmdet's RTMDet-tiny from their own configs
+  (random weights, RGB, network only, no NMS), each in PyTorch eager and exported to ONNX Runtime;
+  plus ONNX Runtime's profile of nano and the earlier design (where the time goes);
 * subsets -- every non-empty sensor subset at the first size, PyTorch and ONNX Runtime FP32: the graph
   is static, absent sensors are zeros, so the cost should not depend on the subset;
-* models -- PyTorch eager at the first size: the multi-task model, the three single-task models with
-  the same encoders and fusion (``tasks=('seg',)`` ...), and what a user would otherwise run: mmseg's
-  SegFormer-B0 and mmdet's RTMDet-tiny from their own configs (random weights, network only);
+* models -- PyTorch eager at the first size: the multi-task model and the three single-task models
+  with the same encoders and fusion (``tasks=('seg',)`` ...);
 * cuda -- when a GPU is present: nano FP32 and FP16 on CUDA.
 
-Each row carries the model's multiply-adds, so achieved GFLOP/s can be set against the machine's
-measured matmul peak.
+Each row carries the model's multiply-adds, so achieved GFLOP/s can be set against the peak.
 """
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ from . import runners as br
 
 Size = Tuple[int, int]
 
+#: the earlier nano design, timed next to the current one (``--compare``)
+COMPARE_CONFIG = 'configs/_base_/models/nano_mbv2.py'
+
 
 @dataclass
 class SuiteOptions:
@@ -42,8 +49,20 @@ class SuiteOptions:
     int8: bool = True
     subsets: bool = True
     models: bool = True
+    peers: bool = True
+    compare: Sequence[str] = (COMPARE_CONFIG, )   # earlier designs timed next to ``config``
+    bf16: Optional[bool] = None     # None: where the CPU has native bf16
     cuda: Optional[bool] = None     # None: when available
     threads: Optional[int] = None
+
+
+#: INT8 target (perception.deploy.quantize.INT8_TARGETS) -> the backend name of its rows
+INT8_BACKENDS = {'onnxruntime': 'onnxruntime int8', 'tensorrt': 'onnxruntime int8 (TensorRT Q/DQ)'}
+
+#: the backend/precision of a row -> the peak it is compared with
+PEAK_OF = {'pytorch eager': 'torch fp32', 'pytorch eager bf16': 'torch bf16',
+           'onnxruntime fp32': 'onnxruntime fp32', 'pytorch cuda fp32': 'cuda fp32',
+           'pytorch cuda fp16': 'cuda fp16'}
 
 
 @dataclass
@@ -65,46 +84,67 @@ class SuiteResult:
     rows: List[Row] = field(default_factory=list)
     peak_gflops: Dict[str, float] = field(default_factory=dict)
     machine: Dict[str, str] = field(default_factory=dict)
+    profiles: Dict[str, dict] = field(default_factory=dict)   # model -> onnxruntime_profile
     seconds: float = 0.0
 
+    def find(self, group: str, model: str, backend: str) -> Optional[Row]:
+        return next((r for r in self.rows if (r.group, r.model, r.backend) ==
+                     (group, model, backend)), None)
 
-def _export(config, size: Size, folder: Path, int8: bool, calib_num: int) -> Dict[str, Path]:
-    """ONNX FP32 (+ INT8 Q/DQ) of the host graph at ``size``, parity-checked on one frame."""
+
+def _export(config, size: Size, folder: Path, int8: bool, calib_num: int) -> Dict[str, object]:
+    """ONNX FP32 (+ INT8 Q/DQ) of the host graph at ``size``, parity-checked on one frame; and the
+    re-parameterised PyTorch model that the graph holds."""
     from perception.apis.config_spec import make_spec, nms_defaults
     from perception.deploy.frames import synthetic_frames
     from perception.deploy.onnx_export import ExportOptions, export_onnx
     from perception.deploy.quantize import export_int8
     from perception.models.builder import build_model, load_config
+    from perception.models.layers import reparameterize
     cfg = load_config(config)
     model = build_model(cfg)
     opts = ExportOptions(input_size=size, nms='host', **nms_defaults(cfg))
     base = make_spec(model, cfg, size, source=str(config))
-    fp32 = folder / f'nano_{size[0]}x{size[1]}.onnx'
+    fp32 = folder / f'{Path(config).stem}_{size[0]}x{size[1]}.onnx'
     res = export_onnx(model, fp32, base, opts, frames=synthetic_frames(1, size))
-    out = {'fp32': fp32}
-    if int8:
-        out['int8'] = fp32.with_suffix('.int8.onnx')
-        export_int8(res.host_model, res.host_spec, opts, synthetic_frames(calib_num, size, seed=7),
-                    out['int8'])
-    out['model'] = model
+    out: Dict[str, object] = {'fp32': fp32}
+    if int8:   # both INT8 forms (perception.deploy.quantize.INT8_TARGETS)
+        for target in INT8_BACKENDS:
+            out[target] = fp32.with_suffix(f'.int8_{target}.onnx')
+            export_int8(res.host_model, res.host_spec, opts,
+                        synthetic_frames(calib_num, size, seed=7), out[target], target=target)
+    out['model'] = reparameterize(model)
     return out
 
 
+def _measure_peaks(result: SuiteResult, opts: SuiteOptions, bf16: bool) -> None:
+    """Best of this measurement and any earlier one: a shared machine only ever lowers a peak."""
+    found = {'torch fp32': br.matmul_peak_gflops(),
+             'onnxruntime fp32': br.onnxruntime_matmul_peak_gflops(threads=opts.threads)}
+    if bf16:
+        found['torch bf16'] = br.matmul_peak_gflops(dtype=torch.bfloat16)
+    for key, value in found.items():
+        result.peak_gflops[key] = max(result.peak_gflops.get(key, 0.0), value)
+
+
 def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteResult:
+    from perception.hardware import cpu_report, has_native_bf16
     from perception.models.export import ExportForward, ExportWrapper
     t0 = time.perf_counter()
     if opts.threads:
         torch.set_num_threads(opts.threads)
+    bf16 = has_native_bf16() if opts.bf16 is None else bool(opts.bf16)
     result = SuiteResult(machine=br.machine())
-    result.peak_gflops['cpu fp32'] = br.matmul_peak_gflops()
-    log(f'matmul peak (CPU fp32): {result.peak_gflops["cpu fp32"]:.1f} GFLOP/s')
+    log(cpu_report())
+    _measure_peaks(result, opts, bf16)
+    log('peaks: ' + ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in result.peak_gflops.items()))
     name = Path(opts.config).stem
 
     def add(group, model, size, backend, sensors, run, gmacs=None):
         stats = br.latency_stats(br.time_runner(run, opts.runs, opts.warmup))
         row = Row(group, model, tuple(size), backend, tuple(sensors), stats, gmacs)
         result.rows.append(row)
-        log(f'{group:8s} {model:22s} {size[0]}x{size[1]} {backend:18s} {"+".join(sensors):19s} '
+        log(f'{group:8s} {model:24s} {size[0]}x{size[1]} {backend:20s} {"+".join(sensors):19s} '
             f'median {stats["median_ms"]:7.1f} ms  p90 {stats["p90_ms"]:7.1f} ms  '
             f'{stats["fps"]:6.1f} fps')
         return row
@@ -123,21 +163,66 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
                 inputs = br.sensor_inputs(size, sensors)
                 add(group, name, size, 'pytorch eager', sensors,
                     br.torch_runner(wrapper, inputs), gmacs)
+                if bf16 and group == 'backends':
+                    add(group, name, size, 'pytorch eager bf16', sensors,
+                        br.torch_runner(wrapper, inputs, precision='bf16'), gmacs)
                 add(group, name, size, 'onnxruntime fp32', sensors,
                     br.onnxruntime_runner(files['fp32'], inputs, opts.threads), gmacs)
-                if 'int8' in files and group == 'backends':
-                    add(group, name, size, 'onnxruntime int8', sensors,
-                        br.onnxruntime_runner(files['int8'], inputs, opts.threads), gmacs)
+                for target, backend in INT8_BACKENDS.items():
+                    if target in files and group == 'backends':
+                        add(group, name, size, backend, sensors,
+                            br.onnxruntime_runner(files[target], inputs, opts.threads), gmacs)
+            if i == 0 and opts.peers:
+                result.profiles[name] = br.onnxruntime_profile(
+                    files['fp32'], br.sensor_inputs(size), opts.threads)
+                for target, backend in INT8_BACKENDS.items():
+                    if target in files:
+                        result.profiles[f'{name} {backend}'] = br.onnxruntime_profile(
+                            files[target], br.sensor_inputs(size), opts.threads)
+                _peer_rows(opts, result, add, size, Path(tmp), bf16, name, files, gmacs)
             if _use_cuda(opts):
                 _cuda_rows(result, add, name, wrapper, size, gmacs)
     if opts.models:
         _model_rows(opts, add, name, opts.sizes[0])
-    # A shared machine lowers any single measurement: the peak is the best of the start and end.
-    end_peak = br.matmul_peak_gflops()
-    log(f'matmul peak again at the end: {end_peak:.1f} GFLOP/s')
-    result.peak_gflops['cpu fp32'] = max(result.peak_gflops['cpu fp32'], end_peak)
+    _measure_peaks(result, opts, bf16)
+    log('peaks at the end (best of both kept): ' +
+        ', '.join(f'{k} {v:.0f} GFLOP/s' for k, v in result.peak_gflops.items()))
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _peer_rows(opts: SuiteOptions, result: SuiteResult, add, size: Size, folder: Path, bf16: bool,
+               name: str, files: Dict[str, object], gmacs: float) -> None:
+    """nano (already measured: copied into the peers group), the earlier designs and the OpenMMLab
+    models, in PyTorch eager and ONNX Runtime FP32 on the same machine in the same run."""
+    from perception.models.builder import load_config
+    from perception.models.export import ExportWrapper
+    for backend in ('pytorch eager', 'onnxruntime fp32'):
+        row = result.find('backends', name, backend)
+        if row is not None:
+            result.rows.append(Row('peers', name, row.size, backend, row.sensors, row.stats,
+                                   row.gmacs))
+    for config in opts.compare:
+        other = Path(config).stem
+        exported = _export(config, size, folder, False, 0)
+        model = exported['model']
+        macs = br.count_flops(ExportWrapper(model), br.sensor_inputs(size)) / 1e9
+        add('peers', other, size, 'pytorch eager', SENSORS,
+            br.torch_runner(ExportWrapper(model).eval(), br.sensor_inputs(size)), macs)
+        add('peers', other, size, 'onnxruntime fp32', SENSORS,
+            br.onnxruntime_runner(exported['fp32'], br.sensor_inputs(size), opts.threads), macs)
+        result.profiles[other] = br.onnxruntime_profile(exported['fp32'], br.sensor_inputs(size),
+                                                        opts.threads)
+    classes = dict(load_config(opts.config).model.get('num_classes') or {})
+    rgb = (torch.randn(1, 3, *size), )
+    for label, config, key in (('SegFormer-B0 (mmseg)', br.SEGFORMER_B0, 'seg'),
+                               ('RTMDet-tiny (mmdet)', br.RTMDET_TINY, 'det')):
+        module = br.openmmlab_model(config, classes.get(key, 8 if key == 'seg' else 4))
+        macs = br.count_flops(module, rgb) / 1e9
+        add('peers', label, size, 'pytorch eager', ('rgb', ), br.torch_runner(module, rgb), macs)
+        path = br.export_module(module, rgb, folder / f'{key}_peer.onnx')
+        add('peers', label, size, 'onnxruntime fp32', ('rgb', ),
+            br.onnxruntime_runner(path, rgb, opts.threads), macs)
 
 
 def _use_cuda(opts: SuiteOptions) -> bool:
@@ -157,80 +242,145 @@ def _cuda_rows(result: SuiteResult, add, name, wrapper, size, gmacs) -> None:
 
 
 def _model_rows(opts: SuiteOptions, add, name: str, size: Size) -> None:
-    from perception.models.builder import load_config
-    cfg = load_config(opts.config)
-    classes = dict(cfg.model.get('num_classes') or {})
+    from perception.models.layers import reparameterize
     models = [(f'{name} (seg+det+depth)', lambda: br.perception_model(opts.config))]
     for task in ('seg', 'det', 'depth'):
         models.append((f'{name} {task} only', lambda t=task: br.perception_model(opts.config, (t, ))))
-    models.append(('SegFormer-B0 (mmseg)',
-                   lambda: br.openmmlab_model(br.SEGFORMER_B0, classes.get('seg', 8))))
-    models.append(('RTMDet-tiny (mmdet)',
-                   lambda: br.openmmlab_model(br.RTMDET_TINY, classes.get('det', 4))))
     ours = br.sensor_inputs(size)
-    rgb_only = (torch.randn(1, 3, *size), )
     for label, build in models:
-        module = build()
-        inputs = rgb_only if '(mm' in label else ours
-        sensors = ('rgb', ) if '(mm' in label else SENSORS
-        gmacs = br.count_flops(module, inputs) / 1e9
-        add('models', label, size, 'pytorch eager', sensors, br.torch_runner(module, inputs), gmacs)
+        module = reparameterize(build())
+        gmacs = br.count_flops(module, ours) / 1e9
+        add('models', label, size, 'pytorch eager', SENSORS, br.torch_runner(module, ours), gmacs)
 
 
 # --- report --------------------------------------------------------------------------------------
-def _table(rows: Sequence[Row], peak: float, with_sensors: bool = False) -> List[str]:
+def _table(rows: Sequence[Row], peaks: Dict[str, float], with_sensors: bool = False) -> List[str]:
     head = '| model | input | backend |' + (' sensors |' if with_sensors else '') + \
-        ' median ms | p90 ms | frames/s | GMACs | GFLOP/s | % of peak |'
+        ' median ms | p90 ms | frames/s | GMACs | GFLOP/s | % of its peak |'
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
     for r in rows:
         g = r.gflops()
+        peak = peaks.get(PEAK_OF.get(r.backend, ''))
+        share = f' {100 * g / peak:.0f} % |' if g and peak else ' - |'
         lines.append(
             f'| {r.model} | {r.size[0]}x{r.size[1]} | {r.backend} |'
             + (f' {"+".join(r.sensors)} |' if with_sensors else '')
             + f' {r.stats["median_ms"]:.1f} | {r.stats["p90_ms"]:.1f} | {r.stats["fps"]:.1f} |'
-            + (f' {r.gmacs:.2f} | {g:.1f} | {100 * g / peak:.0f} % |' if g else ' - | - | - |'))
+            + (f' {r.gmacs:.2f} | {g:.1f} |' if g else ' - | - |') + share)
+    return lines
+
+
+def goal_lines(result: SuiteResult, name: str) -> List[str]:
+    """The latency goals as ratios measured in this run (docs/benchmarks.md, "Goals")."""
+    def ms(group, model, backend):
+        row = result.find(group, model, backend)
+        return None if row is None else row.stats['median_ms']
+
+    def share(group, model, backend):
+        row = result.find(group, model, backend)
+        peak = result.peak_gflops.get(PEAK_OF.get(backend, ''))
+        return None if row is None or not peak or not row.gflops() else row.gflops() / peak
+
+    lines = []
+    nano = ms('peers', name, 'onnxruntime fp32')
+    seg = ms('peers', 'SegFormer-B0 (mmseg)', 'onnxruntime fp32')
+    det = ms('peers', 'RTMDet-tiny (mmdet)', 'onnxruntime fp32')
+    if None not in (nano, seg, det):
+        lines.append(f'- {name} / (SegFormer-B0 + RTMDet-tiny), ONNX Runtime FP32: '
+                     f'{nano:.1f} / ({seg:.1f} + {det:.1f}) = **{nano / (seg + det):.2f}** '
+                     '(goal <= 0.40)')
+    for backend, goal in (('onnxruntime fp32', 0.30), ('pytorch eager', 0.20)):
+        value = share('backends', name, backend)
+        if value is not None:
+            lines.append(f'- {name} {backend} at {result.rows[0].size[0]}x'
+                         f'{result.rows[0].size[1]}: **{100 * value:.0f} %** of the '
+                         f'{PEAK_OF[backend]} peak (goal >= {100 * goal:.0f} %)')
+    fp32, int8 = ms('backends', name, 'onnxruntime fp32'), ms('backends', name, 'onnxruntime int8')
+    if fp32 and int8:
+        lines.append(f'- INT8 vs FP32, ONNX Runtime: {fp32:.1f} / {int8:.1f} ms = '
+                     f'**{fp32 / int8:.2f}x** (goal >= 1.4x)')
+    return lines
+
+
+def _profile_lines(result: SuiteResult) -> List[str]:
+    if not result.profiles:
+        return []
+    ops = []
+    for prof in result.profiles.values():
+        for op in list(prof['op_share'])[:6]:
+            if op not in ops:
+                ops.append(op)
+    head = '| model | nodes run | ' + ' | '.join(ops) + ' | other |'
+    lines = [head, '|' + '---|' * (head.count('|') - 1)]
+    for model, prof in result.profiles.items():
+        shares = prof['op_share']
+        cells = [f'{100 * shares.get(op, 0):.0f} %' for op in ops]
+        other = 1 - sum(shares.get(op, 0) for op in ops)
+        lines.append(f'| {model} | {prof["nodes"]} | ' + ' | '.join(cells)
+                     + f' | {100 * other:.0f} % |')
     return lines
 
 
 def to_markdown(result: SuiteResult, command: str, opts: SuiteOptions) -> str:
-    peak = result.peak_gflops['cpu fp32']
-    by = {g: [r for r in result.rows if r.group == g] for g in ('backends', 'subsets', 'models',
-                                                              'cuda')}
+    from .why import WHY_NANO_IS_FAST
+    peaks = result.peak_gflops
+    name = Path(opts.config).stem
+    by = {g: [r for r in result.rows if r.group == g]
+          for g in ('backends', 'peers', 'subsets', 'models', 'cuda')}
     out = ['# Benchmarks', '',
            'Made by one run of (from the repository root):', '', '```', command, '```', '',
            f'{len(result.rows)} measurements in {result.seconds / 60:.1f} min; batch 1, '
            f'{opts.warmup} warm-up + {opts.runs} timed runs each; median and p90 (nearest rank) '
            'of wall time; frames/s at the median. Weights are random (speed does not depend on '
-           'them). Network only: no image decoding, resizing or NMS; the perception graphs '
-           'include the top-K candidate selection (`--nms host` graph). INT8 = onnxruntime '
-           'static Q/DQ (symmetric, per-channel; `perception export --int8`).', '',
-           '**Machine**: ' + ', '.join(f'{k} {v}' for k, v in result.machine.items()) + '.',
-           f'Measured matmul peak (1024^3 fp32 torch.mm, best of 10, at the start and the end of '
-           f'the run): **{peak:.1f} GFLOP/s**. '
-           'GMACs: multiply-adds per frame (torch.utils.flop_counter on the PyTorch model; '
-           'conv, matmul and attention, element-wise ops not counted); achieved GFLOP/s = '
-           '2 x GMACs / median latency. The machine is shared: p90 shows interference.', '']
-    out += ['## Backends', ''] + _table(by['backends'], peak) + ['']
+           'them). Network only: no image decoding, resizing or NMS; the perception graphs are '
+           're-parameterised (RepConv branches merged, BatchNorm folded) and include the top-K '
+           'candidate selection (`--nms host` graph). INT8 = static Q/DQ from `perception export '
+           '--int8`: `onnxruntime int8` is the CPU form (`--int8-target onnxruntime`: u8 '
+           'activations, int32 biases, every op with an integer kernel), `(TensorRT Q/DQ)` the '
+           'form TensorRT builds engines from (`--int8-target tensorrt`: symmetric, float biases, '
+           'convolutions and matmuls only).', '',
+           '**Machine**: ' + ', '.join(f'{k} {v}' for k, v in result.machine.items()) + '.', '',
+           '**Measured peaks** (1024^3 products, best of 10, at the start and the end of the run): '
+           + ', '.join(f'{k} **{v:.0f} GFLOP/s**' for k, v in peaks.items()) + '. '
+           'Each row is compared with the peak of its own backend and precision (torch.mm uses '
+           'MKL/oneDNN, ONNX Runtime its own MLAS kernels: on some CPUs they differ by 2x). '
+           'GMACs: multiply-adds per frame (torch.utils.flop_counter; conv, matmul and attention, '
+           'element-wise ops not counted); achieved GFLOP/s = 2 x GMACs / median latency. The '
+           'machine is shared: p90 shows interference.', '']
+    goals = goal_lines(result, name)
+    if goals:
+        out += ['## Goals, as measured in this run', ''] + goals + ['']
+    out += ['## Backends', ''] + _table(by['backends'], peaks) + ['']
+    if by['peers']:
+        out += ['## Peers in the same backends', '',
+                f'`{name}` runs three sensors and three tasks; '
+                + ', '.join(f'`{Path(c).stem}`' for c in opts.compare)
+                + ' is the earlier design of the same model; the OpenMMLab models run RGB only, '
+                'one task each, from the libraries\' own configs (SegFormer-B0: `'
+                + br.SEGFORMER_B0 + '`, RTMDet-tiny: `' + br.RTMDET_TINY + '`), exported with '
+                '`torch.onnx.export` (network only, no NMS).', ''] + _table(by['peers'], peaks)
+        out += ['', 'Where ONNX Runtime spends the time (share of kernel time per operator type, '
+                'from its profiler, at the first size; nodes after its graph optimisations; the '
+                'INT8 rows are nano\'s two INT8 files):', '']
+        out += _profile_lines(result) + ['']
+    out += WHY_NANO_IS_FAST
     if by['subsets']:
         out += ['## Sensor subsets', '',
                 'Absent sensors are zero tensors of a static graph: the cost should be flat; rows '
                 'where both backends slow down together were measured under load from other '
                 'processes.',
-                ''] + _table(by['subsets'], peak, with_sensors=True) + ['']
+                ''] + _table(by['subsets'], peaks, with_sensors=True) + ['']
     if by['models']:
         singles = [r for r in by['models'] if r.model.endswith(' only')]
         total = sum(r.stats['median_ms'] for r in singles)
         out += ['## One multi-task model vs single-task models', '',
-                'PyTorch eager, network only. The single-task rows keep the same three encoders '
-                'and fusion; the OpenMMLab rows run RGB only, from the libraries\' own configs '
-                '(SegFormer-B0: `' + br.SEGFORMER_B0 + '`, RTMDet-tiny: `' + br.RTMDET_TINY
-                + '`).', ''] + _table(by['models'], peak) + ['']
+                'PyTorch eager, network only; the single-task rows keep the same three encoders '
+                'and fusion.', ''] + _table(by['models'], peaks) + ['']
         if singles:
             out += [f'Three single-task models in sequence: {total:.1f} ms per frame.', '']
     out += ['## CUDA', '']
     if by['cuda']:
-        out += [', '.join(f'{k} peak {v:.0f} GFLOP/s' for k, v in result.peak_gflops.items()),
-                ''] + _table(by['cuda'], result.peak_gflops.get('cuda fp32', peak)) + ['']
+        out += _table(by['cuda'], peaks) + ['']
     else:
         out += ['No GPU on the machine of this run: the same command adds PyTorch CUDA FP32/FP16 '
                 'rows where `torch.cuda.is_available()`.', '']

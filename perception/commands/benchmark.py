@@ -4,10 +4,11 @@ Two modes:
 
 * one measurement: ``perception benchmark CONFIG [--backend pytorch|onnxruntime --onnx FILE]
   [--shape H W] [--sensors ...]``;
-* the suite (``--suite``): PyTorch eager vs ONNX Runtime FP32/INT8 at 256x320 and 480x640, every
-  sensor subset, multi-task vs single-task models vs SegFormer-B0 / RTMDet-tiny, GFLOP/s vs the
-  measured matmul peak, CUDA FP32/FP16 when a GPU is present -- written to ``--markdown``
-  (docs/benchmarks.md) with the command that made it.
+* the suite (``--suite``): PyTorch eager fp32/bf16 vs ONNX Runtime FP32/INT8 at 256x320 and
+  480x640, the earlier nano design and SegFormer-B0 / RTMDet-tiny in the same backends, every
+  sensor subset, multi-task vs single-task models, GFLOP/s vs the measured peak of each backend,
+  CUDA FP32/FP16 when a GPU is present -- written to ``--markdown`` (docs/benchmarks.md) with the
+  command that made it.
 """
 from __future__ import annotations
 
@@ -58,14 +59,16 @@ class Stats:
 
 
 def pytorch_runner(spec: Spec) -> Runner:
-    """PyTorch eager on CPU, ``forward_export`` (+ ``topk_nms`` with ``postprocess``)."""
+    """PyTorch eager on CPU, ``forward_export`` of the re-parameterised model (the inference form)
+    (+ ``topk_nms`` with ``postprocess``)."""
     import torch
 
     from perception.models import build_model, dummy_inputs, load_config, topk_nms
+    from perception.models.layers import reparameterize
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    model = build_model(load_config(spec.config, spec.cfg_options))
+    model = reparameterize(build_model(load_config(spec.config, spec.cfg_options)))
     inputs = dummy_inputs(*spec.shape, batch=spec.batch,
                           mask=[s in spec.sensors for s in SENSORS])
     nms = next((h.nms for h in model.heads.values() if hasattr(h, 'nms')), None)
@@ -135,6 +138,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     suite.add_argument('--no-int8', action='store_true')
     suite.add_argument('--no-subsets', action='store_true')
     suite.add_argument('--no-models', action='store_true')
+    suite.add_argument('--no-peers', action='store_true',
+                       help='skip the earlier design and the SegFormer-B0 / RTMDet-tiny rows')
+    suite.add_argument('--compare', nargs='*', default=None, metavar='CONFIG',
+                       help='earlier model configs timed next to CONFIG in the peers table '
+                            '(default: configs/_base_/models/nano_mbv2.py)')
     suite.add_argument('--calib-num', type=int, default=4, help='INT8 calibration frames')
     suite.add_argument('--markdown', type=Path, help='write the suite report (docs/benchmarks.md)')
 
@@ -157,10 +165,11 @@ def run(args: argparse.Namespace) -> int:
 def _run_suite(args: argparse.Namespace) -> int:
     from perception.benchmark.suite import SuiteOptions, run_suite, to_markdown
     sizes = [tuple(int(v) for v in s.lower().split('x')) for s in args.sizes]
+    extra = {} if args.compare is None else {'compare': tuple(args.compare)}
     opts = SuiteOptions(args.config, sizes=sizes, runs=args.runs, warmup=args.warmup,
                         calib_num=args.calib_num, int8=not args.no_int8,
                         subsets=not args.no_subsets, models=not args.no_models,
-                        threads=args.threads)
+                        peers=not args.no_peers, threads=args.threads, **extra)
     result = run_suite(opts)
     via_cli = Path(sys.argv[0]).name in ('perception', 'cli.py')   # argv[1] is 'benchmark'
     command = ' '.join(shlex.quote(a) for a in

@@ -16,6 +16,7 @@ HELP_EPILOG = """examples:
   perception export CONFIG CKPT --output nano_trt.onnx --nms trt --shape 480 640
   perception export CONFIG CKPT --output nano.onnx --opset 16        # TensorRT 8.5 / JetPack 5.1
   perception export CONFIG CKPT --output nano.onnx --int8 --calib-config CONFIG --calib-num 64
+  perception export CONFIG CKPT --output nano_cpu.onnx --nms onnx --int8 --int8-target onnxruntime
 exit codes: 0 ok, 2 parity failed, 3 TensorRT-incompatible with --trt-strict
 """
 
@@ -57,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--calib-num', type=int, default=32, help='calibration frames')
     parser.add_argument('--calib-method', choices=['minmax', 'entropy', 'percentile'],
                         default='minmax')
+    parser.add_argument('--int8-target', choices=['tensorrt', 'onnxruntime'], default='tensorrt',
+                        help='tensorrt: symmetric Q/DQ with float biases, what TensorRT builds '
+                             'INT8 engines from (slow in ONNX Runtime); onnxruntime: u8 activations '
+                             'and int32 biases that ONNX Runtime fuses into integer kernels (CPU)')
     parser.add_argument('--eval-num', type=int, default=32,
                         help='held-out frames for the INT8 accuracy check (0: skip)')
     parser.add_argument('--save-calib-npz', metavar='DIR',
@@ -130,8 +135,9 @@ def _int8(args, result, opts) -> dict:
     int8_path = Path(args.output).with_suffix('.int8.onnx')
     _, quantized_host = export_int8(result.host_model, result.host_spec, opts,
                                     dataset_frames(calib_config, 'calib', args.calib_num),
-                                    int8_path, args.calib_method)
-    out = {'path': str(int8_path), 'qdq': count_qdq(onnx.load(str(int8_path))),
+                                    int8_path, args.calib_method, target=args.int8_target)
+    out = {'path': str(int8_path), 'target': args.int8_target,
+           'qdq': count_qdq(onnx.load(str(int8_path))),
            'calibration': {'config': calib_config, 'frames': args.calib_num,
                            'method': args.calib_method}}
     print(f'wrote {int8_path}: {out["qdq"]}')

@@ -1,13 +1,22 @@
-"""INT8 static quantisation to a Q/DQ ONNX graph (the form TensorRT builds INT8 engines from), and the
-accuracy it costs on a held-out split.
+"""INT8 static quantisation to a Q/DQ ONNX graph, for one of two runtimes, and the accuracy it costs on
+a held-out split.
 
 * The network (the ``--nms host`` graph) is quantised, then the same NMS tail as the FP32 export is
   appended: NMS and the top-K bookkeeping stay in float.
-* ``quant_pre_process`` (shape inference + graph optimisation) then ``quantize_static`` in QDQ format,
-  INT8 weights and activations, **symmetric** (zero point 0: TensorRT rejects other zero points),
-  per-channel weights, biases left in float (TensorRT dequantises only INT8 tensors), only the ops
-  TensorRT runs in INT8 with a gain (Conv, ConvTranspose, Gemm, MatMul); ``quantize_dynamic`` would
-  emit integer ops TensorRT does not take.
+* ``quant_pre_process`` (shape inference + graph optimisation) then ``quantize_static`` in QDQ
+  format, per-channel weights. Two targets (``INT8_TARGETS``), because what each runtime takes and
+  what it runs fast differ:
+
+  - ``tensorrt`` (the Jetson engine's input): INT8 weights and activations, **symmetric** (TensorRT
+    rejects other zero points), biases left in float (TensorRT dequantises only INT8 tensors), only
+    the ops TensorRT runs in INT8 with a gain (Conv, ConvTranspose, Gemm, MatMul). ONNX Runtime
+    cannot fuse such a group into an integer kernel (its QDQ Conv fusion needs an int32 bias), so on
+    a CPU this file runs float convs between Q/DQ pairs: slower than FP32 (docs/benchmarks.md).
+  - ``onnxruntime`` (CPU deployment): unsigned 8-bit activations with a zero point (the u8 x s8
+    dot products of VNNI/AVX-512 and MLAS), signed symmetric per-channel weights, int32 biases, every
+    op ONNX Runtime has an integer kernel for, so that chains of layers stay in INT8.
+
+  ``quantize_dynamic`` would emit integer ops TensorRT does not take.
 * Calibration frames are drawn from a dataset config's training split and go through the Predictor's
   own pre-processing; the accuracy check runs FP32 and INT8 files through the Predictor on another
   split and reports mIoU / mAP / depth metrics and their deltas.
@@ -17,7 +26,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -33,6 +42,21 @@ from .frames import Frame
 CALIBRATION_METHODS = {'minmax': CalibrationMethod.MinMax, 'entropy': CalibrationMethod.Entropy,
                        'percentile': CalibrationMethod.Percentile}
 QUANT_OPS = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
+
+
+@dataclass(frozen=True)
+class Int8Target:
+    """How ``quantize_static`` is set up for one runtime (module docstring)."""
+    activation_type: QuantType
+    symmetric_activations: bool
+    quantize_bias: bool
+    op_types: Optional[Tuple[str, ...]]   # None: every op the quantiser supports
+
+
+INT8_TARGETS: Dict[str, Int8Target] = {
+    'tensorrt': Int8Target(QuantType.QInt8, True, False, QUANT_OPS),
+    'onnxruntime': Int8Target(QuantType.QUInt8, False, True, None),
+}
 
 
 class InputsReader(CalibrationDataReader):
@@ -58,25 +82,30 @@ def calibration_inputs(spec: ModelSpec, frames: Iterable[Frame]) -> List[Dict[st
 
 
 def quantize_graph(model: onnx.ModelProto, calibration: Sequence[Dict[str, np.ndarray]],
-                   method: str = 'minmax', per_channel: bool = True) -> onnx.ModelProto:
-    """FP32 network graph -> Q/DQ INT8 graph (metadata is the caller's business)."""
+                   method: str = 'minmax', per_channel: bool = True,
+                   target: str = 'tensorrt') -> onnx.ModelProto:
+    """FP32 network graph -> Q/DQ INT8 graph for ``target`` (``INT8_TARGETS``); metadata is the
+    caller's business."""
     if not calibration:
         raise ValueError('INT8 calibration needs at least one frame')
     if method not in CALIBRATION_METHODS:
         raise ValueError(f'calibration method must be one of {sorted(CALIBRATION_METHODS)}')
+    if target not in INT8_TARGETS:
+        raise ValueError(f'INT8 target must be one of {sorted(INT8_TARGETS)}, got {target!r}')
+    how = INT8_TARGETS[target]
     names = [i.name for i in model.graph.input]
     with tempfile.TemporaryDirectory() as tmp:
         src, pre, out = (Path(tmp) / n for n in ('fp32.onnx', 'pre.onnx', 'int8.onnx'))
         onnx.save_model(model, str(src))
         quant_pre_process(str(src), str(pre))
         quantize_static(str(pre), str(out), InputsReader(calibration, names),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                        quant_format=QuantFormat.QDQ, activation_type=how.activation_type,
                         weight_type=QuantType.QInt8, per_channel=per_channel,
-                        op_types_to_quantize=list(QUANT_OPS),
+                        op_types_to_quantize=None if how.op_types is None else list(how.op_types),
                         calibrate_method=CALIBRATION_METHODS[method],
-                        # zero points 0 and float biases: what TensorRT's Q/DQ import accepts
-                        extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True,
-                                       'QuantizeBias': False})
+                        extra_options={'ActivationSymmetric': how.symmetric_activations,
+                                       'WeightSymmetric': True,
+                                       'QuantizeBias': how.quantize_bias})
         quantized = onnx.load(str(out))
     onnx.checker.check_model(quantized, full_check=True)
     return quantized
@@ -151,14 +180,14 @@ def count_qdq(model: onnx.ModelProto) -> Dict[str, int]:
 
 
 def export_int8(host: onnx.ModelProto, host_spec: ModelSpec, opts, calibration_frames:
-                Iterable[Frame], output, method: str = 'minmax'):
-    """Quantise a checked host graph, append ``opts.nms``'s tail, save ``output``.
+                Iterable[Frame], output, method: str = 'minmax', target: str = 'tensorrt'):
+    """Quantise a checked host graph for ``target``, append ``opts.nms``'s tail, save ``output``.
 
     Returns (spec of the saved file, quantised host graph) -- the latter runs in onnxruntime even
     when the saved file carries the TensorRT NMS plugin."""
     from .onnx_export import add_nms, set_metadata
     calib = calibration_inputs(host_spec, calibration_frames)
-    quantized = set_metadata(quantize_graph(host, calib, method),
+    quantized = set_metadata(quantize_graph(host, calib, method, target=target),
                               host_spec.replace(precision='int8'))
     final, spec = add_nms(quantized, host_spec, opts)
     spec = spec.replace(precision='int8')

@@ -31,19 +31,35 @@ def test_latency_stats_nearest_rank():
     assert s['median_ms'] == 5.5 and s['p90_ms'] == 9.0 and s['min_ms'] == 1.0
 
 
-def test_markdown_report_has_every_section_and_the_command():
-    stats = dict(median_ms=50.0, p90_ms=60.0, mean_ms=52.0, min_ms=45.0, fps=20.0)
-    rows = [Row('backends', 'nano', (256, 320), 'pytorch eager', ('rgb', 'thermal', 'depth'),
-                stats, gmacs=0.5),
-            Row('subsets', 'nano', (256, 320), 'onnxruntime fp32', ('rgb', ), stats, gmacs=0.5),
-            Row('models', 'nano seg only', (256, 320), 'pytorch eager', ('rgb', ), stats, 0.4),
-            Row('models', 'nano det only', (256, 320), 'pytorch eager', ('rgb', ), stats, 0.3)]
-    result = SuiteResult(rows, {'cpu fp32': 100.0}, {'cpu': 'test'}, seconds=60)
-    md = to_markdown(result, 'perception benchmark X --suite', SuiteOptions('X'))
+def test_markdown_report_has_every_section_the_goals_and_the_command():
+    stats = lambda ms: dict(median_ms=ms, p90_ms=ms * 1.2, mean_ms=ms, min_ms=ms * 0.9,
+                            fps=1e3 / ms)
+    rgbtd = ('rgb', 'thermal', 'depth')
+    rows = [Row('backends', 'nano', (256, 320), 'pytorch eager', rgbtd, stats(50.0), gmacs=0.5),
+            Row('backends', 'nano', (256, 320), 'onnxruntime fp32', rgbtd, stats(10.0), 0.5),
+            Row('backends', 'nano', (256, 320), 'onnxruntime int8', rgbtd, stats(8.0), 0.5),
+            Row('peers', 'nano', (256, 320), 'onnxruntime fp32', rgbtd, stats(10.0), 0.5),
+            Row('peers', 'SegFormer-B0 (mmseg)', (256, 320), 'onnxruntime fp32', ('rgb', ),
+                stats(20.0), 2.0),
+            Row('peers', 'RTMDet-tiny (mmdet)', (256, 320), 'onnxruntime fp32', ('rgb', ),
+                stats(5.0), 1.6),
+            Row('subsets', 'nano', (256, 320), 'onnxruntime fp32', ('rgb', ), stats(10.0), 0.5),
+            Row('models', 'nano seg only', (256, 320), 'pytorch eager', rgbtd, stats(50.0), 0.4),
+            Row('models', 'nano det only', (256, 320), 'pytorch eager', rgbtd, stats(50.0), 0.3)]
+    result = SuiteResult(rows, {'torch fp32': 100.0, 'onnxruntime fp32': 400.0}, {'cpu': 'test'},
+                         profiles={'nano': {'op_share': {'Conv': 0.6, 'Mul': 0.1}, 'nodes': 42}},
+                         seconds=60)
+    md = to_markdown(result, 'perception benchmark X --suite', SuiteOptions('configs/nano.py'))
     assert 'perception benchmark X --suite' in md
-    for title in ('## Backends', '## Sensor subsets', '## One multi-task model', '## CUDA'):
+    for title in ('## Goals', '## Backends', '## Peers in the same backends', '## Why nano is fast',
+                  '## Sensor subsets', '## One multi-task model', '## CUDA'):
         assert title in md
-    assert '| 0.50 | 20.0 | 20 % |' in md            # 2 x 0.5 GMAC / 50 ms = 20 GFLOP/s
+    # 2 x 0.5 GMAC / 50 ms = 20 GFLOP/s = 20 % of the torch peak; ONNX Runtime rows: their own peak
+    assert '| pytorch eager | 50.0 | 60.0 | 20.0 | 0.50 | 20.0 | 20 % |' in md
+    assert '| onnxruntime fp32 | 10.0 | 12.0 | 100.0 | 0.50 | 100.0 | 25 % |' in md
+    assert '10.0 / (20.0 + 5.0) = **0.40**' in md
+    assert '**25 %** of the onnxruntime fp32 peak' in md and '10.0 / 8.0 ms = **1.25x**' in md
+    assert '| nano | 42 | 60 % | 10 % | 30 % |' in md           # the profile table
     assert 'Three single-task models in sequence: 100.0 ms' in md
 
 
@@ -53,4 +69,6 @@ def test_single_task_variant_leaves_the_callers_config_alone():
     seg_only = br.perception_model(cfg, tasks=('seg', ))
     assert tuple(cfg.model.tasks) == ('seg', 'det', 'depth')
     assert set(cfg.model.task_weighting.weights) == {'seg', 'det', 'depth'}
-    assert seg_only is not None
+    assert seg_only.model.tasks == ('seg', ) and set(seg_only.model.heads) == {'seg'}
+    outputs = seg_only(*br.sensor_inputs((64, 64)))
+    assert len(outputs) == 1 and outputs[0].shape[1] == cfg.model.num_classes['seg']

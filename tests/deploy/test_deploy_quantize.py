@@ -53,6 +53,29 @@ def test_quantize_refuses_without_calibration(tiny_exports, tiny_spec):
     assert count_qdq(quantized)['QuantizeLinear'] > 0
 
 
+def test_onnxruntime_target_is_the_form_onnxruntime_fuses(tiny_exports, tiny_spec):
+    """``--int8-target onnxruntime``: uint8 activations with zero points, int32 biases (what
+    ONNX Runtime's QDQ fusion into QLinearConv needs), more op types than convolutions; the
+    TensorRT form keeps float biases. An unknown target is refused by name."""
+    host = tiny_exports['host']
+    calib = calibration_inputs(host.host_spec, synthetic_frames(2, tiny_spec.input_size))
+    forms = {t: quantize_graph(host.host_model, calib, target=t) for t in ('onnxruntime',
+                                                                          'tensorrt')}
+    for target, model in forms.items():
+        inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        quant_dtypes = {inits[n.input[2]].dtype for n in model.graph.node
+                        if n.op_type == 'QuantizeLinear' and len(n.input) > 2}
+        dq_of_int32 = [n for n in model.graph.node if n.op_type == 'DequantizeLinear'
+                       and n.input[0] in inits and inits[n.input[0]].dtype == np.int32]
+        if target == 'onnxruntime':
+            assert quant_dtypes == {np.dtype(np.uint8)} and dq_of_int32   # int32 biases
+        else:
+            assert quant_dtypes == {np.dtype(np.int8)} and not dq_of_int32
+    assert count_qdq(forms['onnxruntime'])['QuantizeLinear'] > 0
+    with pytest.raises(ValueError, match="'onnxruntime', 'tensorrt'"):
+        quantize_graph(host.host_model, calib, target='openvino')
+
+
 def test_calibration_inputs_saved_for_implicit_trt_calibration(nano_export):
     """``--save-calib-npz``: the .npz files build_trt_engine.py --calib-data reads."""
     files = sorted(nano_export['calib'].glob('*.npz'))

@@ -28,7 +28,7 @@ model = dict(
     fusion=dict(type='AttentionFusion', channels=widths, cross_attention_levels=(2, 3),
                 num_heads=4, norm_cfg=norm_cfg),
     decoder=dict(type='TaskExpertDecoder', num_experts=6, expert_levels=(0, 1, 2, 3),
-                 gate_channels=32, balance_weight=0.01, norm_cfg=norm_cfg),
+                 expert_kernel=1, gate_channels=32, balance_weight=0.01, norm_cfg=norm_cfg),
     heads=dict(
         seg=dict(
             type='SegHead',

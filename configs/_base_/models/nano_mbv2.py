@@ -20,7 +20,7 @@ model = dict(
         share_weights=False),
     fusion=dict(type='AttentionFusion', channels=widths, cross_attention_levels=(2, 3),
                 num_heads=2, norm_cfg=norm_cfg),
-    decoder=dict(type='TaskExpertDecoder', num_experts=4, expert_levels=(0, 1, 2, 3), expert_kernel=3,
+    decoder=dict(type='TaskExpertDecoder', num_experts=4, expert_levels=(0, 1, 2, 3), expert_kernel=1,
                  gate_channels=16, balance_weight=0.01, norm_cfg=norm_cfg),
     heads=dict(
         seg=dict(
