@@ -36,7 +36,7 @@ class Settings:
     batch_size: int = 8
     img_size: Tuple[int, int] = (128, 160)
     test_frames: int = 280
-    workers: int = 1
+    workers: int = 0             # in-process data: faster on 2 cores (docs/training.md)
     latency_runs: int = 30
     quick: bool = False
     progress: bool = True
