@@ -63,9 +63,19 @@ def test_return_gates(model):
     assert {f'fusion_s{s}' for s in (4, 8, 16, 32)} <= set(out)
 
 
+@pytest.fixture(scope='module')
+def shipped_nano():
+    """The shipped nano architecture (configs/_base_/models/nano.py), random init, eval mode."""
+    from perception.models import build_model
+    torch.manual_seed(0)
+    return build_model('configs/_base_/models/nano.py').eval()
+
+
+@pytest.mark.parametrize('which', ['tiny', 'shipped nano'])
 @pytest.mark.parametrize('mask', SUBSETS, ids=lambda m: '+'.join(s for s, p in zip(SENSORS, m)
                                                                  if p))
-def test_absent_sensor_changes_no_output(model, mask):
+def test_absent_sensor_changes_no_output(model, shipped_nano, which, mask):
+    model = model if which == 'tiny' else shipped_nano
     args = list(dummy_inputs(64, 96, batch=2, mask=mask, seed=1))
     changed = list(args)
     for i, present in enumerate(mask):
