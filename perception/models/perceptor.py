@@ -94,7 +94,8 @@ class MultiTaskPerceptor(BaseModel):
                   for i, (s, x) in enumerate(zip(SENSORS, (rgb, thermal, depth)))}
         fused = self.fusion(self.encoder(inputs), mask)
         decoded = self.decoder(fused.feats)
-        raw = {t: self.heads[t](decoded.feats[t]) for t in self.tasks}
+        raw = {t: self.heads[t](decoded.feats[t], inputs) if self.heads[t].needs_inputs
+               else self.heads[t](decoded.feats[t]) for t in self.tasks}
         return raw, decoded.gates, fused.weights
 
     def forward_export(self, rgb: Tensor, thermal: Tensor, depth: Tensor, modality_mask: Tensor,

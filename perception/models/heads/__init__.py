@@ -2,6 +2,7 @@
 from .base import TaskHead, restore_dense
 from .depth import DepthHead
 from .det import DenseDetHead
+from .guided_depth import GuidedDepthHead
 from .seg import SegHead
 
-__all__ = ['TaskHead', 'restore_dense', 'DepthHead', 'DenseDetHead', 'SegHead']
+__all__ = ['TaskHead', 'restore_dense', 'DepthHead', 'GuidedDepthHead', 'DenseDetHead', 'SegHead']

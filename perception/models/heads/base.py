@@ -23,6 +23,9 @@ from perception.structures import MultiTaskDataSample
 
 class TaskHead(BaseModule):
     task: str = ''
+    #: ``forward(feats, inputs)`` also gets the network's normalised sensor inputs (absent sensors
+    #: zeroed), e.g. a depth head that refines the depth sensor's own reading
+    needs_inputs: bool = False
 
     @classmethod
     def input_levels(cls, cfg: Mapping) -> Tuple[int, ...]:
