@@ -35,6 +35,9 @@ class MultiTaskPerceptor(BaseModel):
         num_classes: ``dict(seg=..., det=...)``, injected into those heads.
         tasks: the enabled subset of ``('seg', 'det', 'depth')``.
         task_weighting: ``FixedTaskWeighting`` (``weights=``) or ``UncertaintyTaskWeighting``.
+        sensor_aux: optional ``SensorAuxHeads`` config: uni-modal auxiliary losses on each
+            sensor's encoder features (training only; against modality competition). Its tasks
+            are narrowed to the enabled ones; channels and class counts are filled in here.
     """
 
     def __init__(self, encoder: dict, fusion: dict, decoder: dict, heads: Mapping[str, dict],
@@ -42,6 +45,7 @@ class MultiTaskPerceptor(BaseModel):
                  tasks: Sequence[str] = TASKS,
                  task_weighting: dict = dict(type='FixedTaskWeighting'),
                  data_preprocessor: Union[dict, nn.Module, None] = None,
+                 sensor_aux: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='MultiSensorDataPreprocessor')
@@ -58,6 +62,14 @@ class MultiTaskPerceptor(BaseModel):
 
         self.encoder = build_module(encoder)
         self.sensors: Tuple[str, ...] = tuple(self.encoder.sensors)
+        self.sensor_aux = None
+        if sensor_aux is not None:
+            aux_tasks = tuple(t for t in sensor_aux.get('tasks', ('seg', 'depth'))
+                              if t in self.tasks)
+            if aux_tasks:
+                self.sensor_aux = build_module(dict(
+                    sensor_aux, tasks=aux_tasks, in_channels=self.encoder.out_channels,
+                    num_classes=num_classes.get('seg', 0)))
         if self.sensors != SENSORS:
             raise ValueError(f'the encoder must cover every sensor {SENSORS} (inputs always carry '
                              f'all of them, absent ones as zeros), got {self.sensors}')
@@ -86,17 +98,18 @@ class MultiTaskPerceptor(BaseModel):
 
     # --- the network ------------------------------------------------------------------------------
     def _run(self, rgb: Tensor, thermal: Tensor, depth: Tensor, mask: Tensor):
-        """Raw head outputs per task, gate maps, fusion weights."""
+        """Raw head outputs per task, gate maps, fusion weights, the encoders' pyramids."""
         present = mask > 0.5
         # an absent sensor's input is exactly 0 whatever was passed (even NaN): the contract says
         # zeros, and this makes it true for callers that skip the data preprocessor
         inputs = {s: keep_present(x, present[:, i].view(-1, 1, 1, 1))
                   for i, (s, x) in enumerate(zip(SENSORS, (rgb, thermal, depth)))}
-        fused = self.fusion(self.encoder(inputs), mask)
+        feats = self.encoder(inputs)
+        fused = self.fusion(feats, mask)
         decoded = self.decoder(fused.feats)
         raw = {t: self.heads[t](decoded.feats[t], inputs) if self.heads[t].needs_inputs
                else self.heads[t](decoded.feats[t]) for t in self.tasks}
-        return raw, decoded.gates, fused.weights
+        return raw, decoded.gates, fused.weights, feats
 
     def forward_export(self, rgb: Tensor, thermal: Tensor, depth: Tensor, modality_mask: Tensor,
                        return_gates: bool = False) -> Dict[str, Tensor]:
@@ -119,7 +132,7 @@ class MultiTaskPerceptor(BaseModel):
         check_sensor_tensors(dict(rgb=rgb, thermal=thermal, depth=depth), modality_mask,
                              batched=True, require_present=False)
         hw = (int(rgb.shape[-2]), int(rgb.shape[-1]))
-        raw, gates, fusion_weights = self._run(rgb, thermal, depth, modality_mask.float())
+        raw, gates, fusion_weights, _ = self._run(rgb, thermal, depth, modality_mask.float())
         out: Dict[str, Tensor] = {}
         for t in self.tasks:
             out.update(self.heads[t].export(raw[t], hw))
@@ -145,7 +158,7 @@ class MultiTaskPerceptor(BaseModel):
 
     def loss(self, args: Tuple[Tensor, ...], data_samples: List[MultiTaskDataSample]
              ) -> Dict[str, Tensor]:
-        raw, gates, _ = self._run(*args)
+        raw, gates, _, feats = self._run(*args)
         task_losses, has_target = {}, {}
         for t in self.tasks:
             keep = [i for i, s in enumerate(data_samples) if s.has_target(t)]
@@ -155,6 +168,8 @@ class MultiTaskPerceptor(BaseModel):
         balance = self.decoder.aux_loss(gates)
         if balance is not None:
             losses['loss_balance'] = balance
+        if self.sensor_aux is not None:
+            losses.update(self.sensor_aux.loss(feats, args[3] > 0.5, data_samples))
         return losses
 
     def predict(self, args: Tuple[Tensor, ...],
