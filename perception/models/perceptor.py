@@ -106,7 +106,7 @@ class MultiTaskPerceptor(BaseModel):
                   for i, (s, x) in enumerate(zip(SENSORS, (rgb, thermal, depth)))}
         feats = self.encoder(inputs)
         fused = self.fusion(feats, mask)
-        decoded = self.decoder(fused.feats)
+        decoded = self.decoder(fused.feats, mask)
         raw = {t: self.heads[t](decoded.feats[t], inputs) if self.heads[t].needs_inputs
                else self.heads[t](decoded.feats[t]) for t in self.tasks}
         return raw, decoded.gates, fused.weights, feats

@@ -70,3 +70,29 @@ def test_plain_decoder_same_interface_no_gates():
 def test_bad_out_levels():
     with pytest.raises(ValueError, match='out_levels'):
         TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(4, )))
+
+
+def test_mask_aware_routing_follows_the_sensor_combination_and_folds():
+    """mask_routing=True: the gates read which sensors are present; two samples with the same
+    features but different masks are routed differently, and reparameterize() keeps the outputs."""
+    import copy
+
+    from perception.models.layers import reparameterize
+    torch.manual_seed(0)
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', 'det'), out_levels=dict(seg=(0, ), det=(1, 2, 3)),
+                            num_experts=3, gate_channels=8, mask_routing=True).eval()
+    feats = [f[:1].expand(2, -1, -1, -1).contiguous() for f in _feats()]
+    mask = torch.tensor([[1., 1., 1.], [1., 0., 1.]])
+    with torch.no_grad():
+        for m in dec.modules():   # trained-like BN statistics, so folding is not trivial
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+        out = dec(feats, mask)
+        fused = reparameterize(copy.deepcopy(dec))(feats, mask)
+    g = out.gates['gate_seg_s4']
+    assert (g[0] - g[1]).abs().max() > 1e-4          # same features, other sensors: other routing
+    for name in out.gates:
+        torch.testing.assert_close(fused.gates[name], out.gates[name], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match='modality mask'):
+        dec(feats)

@@ -1,6 +1,7 @@
 """What every decoder takes and returns.
 
-In: the fused pyramid (finest first, strides 4..32). Out: for each task, its features at the levels
+In: the fused pyramid (finest first, strides 4..32) and the modality mask (B, S), which a decoder
+may use for routing (``TaskExpertDecoder(mask_routing=True)``). Out: for each task, its features at the levels
 its head reads (``out_levels[task]``, e.g. seg/depth ``(0,)`` = stride 4, det ``(1, 2, 3)``), the
 gate maps (empty for a decoder without gates) and an auxiliary loss (the expert load balance).
 """

@@ -34,7 +34,8 @@ class PlainDecoder(BaseDecoder):
                 ConvModule(ch[l], ch[l], 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
             for l in used})
 
-    def forward(self, feats: Sequence[Tensor]) -> DecoderOutput:
+    def forward(self, feats: Sequence[Tensor], mask: Optional[Tensor] = None) -> DecoderOutput:
+        """``mask`` (the modality mask) is accepted for the decoders' common interface, unused."""
         xs = self.top_down(feats)
         shared = {int(l): m(xs[int(l)]) for l, m in self.smooth.items()}
         outs: Dict[str, List[Tensor]] = {t: [shared[l] for l in self.out_levels[t]]

@@ -19,6 +19,7 @@ import torch
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 
+from perception.contract import SENSORS
 from perception.registry import MODELS
 
 from ..layers.reparam import bn_scale_shift
@@ -45,25 +46,35 @@ class ExpertBank(nn.Module):
 
 
 class TaskGates(nn.Module):
-    """Every active task's gate in one pass: ``softmax(W2_t act(BN(Wx x + Wm_t m_t)))`` over the E
-    experts + the task memory, i.e. a 1x1 conv on ``[x, m_t]`` per task, with the ``x`` part for all
-    tasks in one conv and the memory parts as one grouped conv. Returns (B, T, E + 1, H, W)."""
+    """Every active task's gate in one pass: ``softmax(W2_t act(BN(Wx x + Wm_t m_t [+ Wk_t k])))``
+    over the E experts + the task memory, i.e. a 1x1 conv on ``[x, m_t]`` per task, with the ``x``
+    part for all tasks in one conv and the memory parts as one grouped conv. With
+    ``num_sensors``, the gate also reads the modality mask ``k`` (B, S): routing can depend on
+    which sensors are present, so experts can specialise per sensor combination. Returns
+    (B, T, E + 1, H, W)."""
 
     def __init__(self, channels: int, num_tasks: int, num_experts: int, hidden: int,
-                 norm_cfg, act_cfg):
+                 norm_cfg, act_cfg, num_sensors: int = 0):
         super().__init__()
         self.num_tasks, self.slots = num_tasks, num_experts + 1
         self.from_x = nn.Conv2d(channels, num_tasks * hidden, 1, bias=False)
         self.from_memory = nn.Conv2d(num_tasks * channels, num_tasks * hidden, 1,
                                      groups=num_tasks, bias=norm_cfg is None)
+        self.from_mask = (nn.Linear(num_sensors, num_tasks * hidden, bias=False)
+                          if num_sensors else None)
         self.norm = (build_norm_layer(norm_cfg, num_tasks * hidden)[1] if norm_cfg
                      else nn.Identity())
         self.act = build_activation_layer(act_cfg) if act_cfg else nn.Identity()
         self.out = nn.Conv2d(num_tasks * hidden, num_tasks * self.slots, 1, groups=num_tasks)
 
-    def forward(self, x: Tensor, memory: Tensor) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         b, _, h, w = x.shape
-        hidden = self.act(self.norm(self.from_x(x) + self.from_memory(memory)))
+        pre = self.from_x(x) + self.from_memory(memory)
+        if self.from_mask is not None:
+            if mask is None:
+                raise ValueError('TaskGates built with num_sensors needs the modality mask')
+            pre = pre + self.from_mask(mask.to(pre.dtype)).view(b, -1, 1, 1)
+        hidden = self.act(self.norm(pre))
         return self.out(hidden).view(b, self.num_tasks, self.slots, h, w).softmax(2)
 
     @torch.no_grad()
@@ -74,6 +85,8 @@ class TaskGates(nn.Module):
         scale, shift = bn_scale_shift(self.norm)
         for conv in (self.from_x, self.from_memory):
             conv.weight.mul_(scale.view(-1, 1, 1, 1))
+        if self.from_mask is not None:
+            self.from_mask.weight.mul_(scale.view(-1, 1))
         bias = self.from_memory.bias if self.from_memory.bias is not None else 0.0
         self.from_memory.bias = nn.Parameter(bias * scale + shift)
         self.norm = nn.Identity()
@@ -88,6 +101,8 @@ class TaskExpertDecoder(BaseDecoder):
         expert_kernel: 3 (dense 3x3 experts) or 1 (pointwise), per level or one for all.
         gate_channels: hidden width of each gate.
         balance_weight: weight of the load-balancing loss (0 turns it off).
+        mask_routing: the gates also read the modality mask (which sensors are present), so that
+            experts can specialise per sensor combination.
 
     All tasks are computed together: the memories of the tasks active at a level are one tensor
     (B, T x C, H, W), and every per-task layer is a grouped conv with one group per task (the same
@@ -99,6 +114,7 @@ class TaskExpertDecoder(BaseDecoder):
                  out_levels: Mapping[str, Sequence[int]], channels: Optional[Sequence[int]] = None,
                  num_experts: int = 4, expert_levels: Sequence[int] = (0, 1, 2, 3),
                  expert_kernel=3, gate_channels: int = 16, balance_weight: float = 0.01,
+                 mask_routing: bool = False, num_sensors: int = len(SENSORS),
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'), init_cfg=None):
         super().__init__(in_channels, tasks, out_levels, channels, init_cfg)
@@ -130,7 +146,7 @@ class TaskExpertDecoder(BaseDecoder):
                                                     norm_cfg=norm_cfg, act_cfg=None)
             if l in self.expert_levels:
                 self.gate[str(l)] = TaskGates(ch[l], t, num_experts, gate_channels, norm_cfg,
-                                              act_cfg)
+                                              act_cfg, num_sensors if mask_routing else 0)
             self.update[str(l)] = nn.Sequential(
                 ConvModule(2 * t * ch[l], t * ch[l], 1, groups=t, norm_cfg=norm_cfg,
                            act_cfg=act_cfg),
@@ -141,7 +157,7 @@ class TaskExpertDecoder(BaseDecoder):
         """How many tasks (a prefix of ``self.order``) are computed at ``level``."""
         return sum(self.out_levels[t][0] <= level for t in self.order)
 
-    def forward(self, feats: Sequence[Tensor]) -> DecoderOutput:
+    def forward(self, feats: Sequence[Tensor], mask: Optional[Tensor] = None) -> DecoderOutput:
         xs = self.top_down(feats)
         top = self.num_levels - 1
         gates: Dict[str, Tensor] = {}
@@ -159,7 +175,7 @@ class TaskExpertDecoder(BaseDecoder):
             m5 = m_in.view(b, t, c, h, w)
             feat = x.unsqueeze(1).expand(b, t, c, h, w)
             if lvl in self.expert_levels:
-                g = self.gate[str(lvl)](x, m_in)                      # (B, T, E + 1, H, W)
+                g = self.gate[str(lvl)](x, m_in, mask)                # (B, T, E + 1, H, W)
                 experts = self.experts[str(lvl)](x)                   # (B, E, C, H, W)
                 e = self.num_experts
                 feat = (g[:, :, :e, None] * experts.unsqueeze(1)).sum(2) + g[:, :, e:] * m5
