@@ -1,4 +1,4 @@
-"""Small, fast training configs for the engine tests (derived from the demo config)."""
+"""Small, fast training configs for the tests that train (derived from the demo config)."""
 import os.path as osp
 
 from perception.engine.config import runner_config
