@@ -29,6 +29,7 @@ def test_mfnet_file_rgb_and_thermal_from_one_png(nano_export, real_root, tmp_pat
     assert seg.shape == (480, 640) and seg.max() < 8
     summary = json.loads((tmp_path / '01234N.json').read_text())
     assert summary['sensors'] == {'rgb': True, 'thermal': True, 'depth': False}
+    assert summary['detections']         # the box checks below see boxes
     for det in summary['detections']:
         x1, y1, x2, y2 = det['box_xyxy']
         assert 0 <= x1 <= x2 <= 640 and 0 <= y1 <= y2 <= 480 and det['class']
