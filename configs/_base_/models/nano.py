@@ -2,7 +2,8 @@
 # fast"): three RepNet encoders (dense re-parameterisable 3x3 convs; RGB wider than thermal/depth),
 # mask-aware attention fusion (per-pixel masked softmax over sensors at every level, cross-modal
 # channel gates at strides 16/32, cross-attention at stride 32), TaskExpert decoder (experts at
-# strides 8-32, all tasks' gates and memories as grouped convs), seg + det + depth heads.
+# strides 8-32, all tasks' gates and memories as grouped convs), seg + det + depth heads; detection at
+# strides 4-16, because most objects are small (median 12 px at the study's 128x160; docs/results.md).
 # Dataset configs set the class counts: model = dict(num_classes=dict(seg=..., det=...)).
 # The caller sets default_scope = 'perception'.
 norm_cfg = dict(type='BN')
@@ -33,14 +34,14 @@ model = dict(
                                         loss_weight=1.0, avg_non_ignore=True)])),
         det=dict(
             type='DenseDetHead',
-            strides=(8, 16, 32),
+            strides=(4, 8, 16),
             nms=dict(max_det=100, score_thr=0.05, iou_thr=0.6, pre_nms_topk=1000),
             head=dict(
                 type='mmdet.RTMDetSepBNHead',
                 in_channels=48, feat_channels=48, stacked_convs=1,
                 use_depthwise=False, share_conv=True, pred_kernel_size=1, exp_on_reg=True,
                 with_objectness=False,
-                anchor_generator=dict(type='MlvlPointGenerator', offset=0, strides=[8, 16, 32]),
+                anchor_generator=dict(type='MlvlPointGenerator', offset=0, strides=[4, 8, 16]),
                 bbox_coder=dict(type='DistancePointBBoxCoder'),
                 loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0,
                               loss_weight=1.0),
@@ -52,4 +53,7 @@ model = dict(
                    losses=[dict(type='SILogLoss', lam=0.85, loss_weight=1.0)]),
     ),
     task_weighting=dict(type='FixedTaskWeighting', weights=dict(seg=1.0, det=1.0, depth=1.0)),
+    # Training only: each sensor's encoder also learns seg and depth alone (against modality
+    # competition; docs/results.md, "Diagnosis"). Not in the exported graph.
+    sensor_aux=dict(type='SensorAuxHeads', tasks=('seg', 'depth'), loss_weight=0.5),
 )
