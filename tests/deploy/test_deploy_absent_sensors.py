@@ -1,0 +1,63 @@
+"""An absent sensor has no influence on the exported graph either (the PyTorch proof is in
+tests/models): for every sensor subset, junk in the absent sensors' inputs (mask bit 0) gives
+bit-identical outputs to zeros there, and junk in one present sensor changes them -- on the FP32
+file and on the INT8 files, random and trained weights."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from perception.apis.preprocess import preprocess
+from perception.apis.spec import ModelSpec
+from perception.contract import SENSORS, sensor_subsets
+from perception.deploy.frames import synthetic_frames
+
+from deploy_helpers import NANO_SIZE
+
+MODELS = ['random fp32', 'random int8 tensorrt', 'trained fp32', 'trained int8 tensorrt',
+          'trained int8 onnxruntime']
+
+
+@pytest.fixture(scope='module')
+def exported(request):
+    def path(name):
+        if name.startswith('random'):
+            nano = request.getfixturevalue('nano_export')
+            return nano['int8' if 'int8' in name else 'onnx']
+        trained = request.getfixturevalue('trained_nano')
+        return trained['int8'][name.rsplit(' ', 1)[-1]] if 'int8' in name else trained['fp32']
+    return path
+
+
+@pytest.fixture(scope='module')
+def frame():
+    return next(f for f in synthetic_frames(8, NANO_SIZE, seed=4)
+                if all(v is not None for v in f.sensors().values()))
+
+
+def junk_like(x: np.ndarray, rng) -> np.ndarray:
+    """Large finite values, far outside the normalised range the network was trained on."""
+    return rng.normal(0.0, 20.0, x.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize('model', MODELS)
+def test_junk_in_absent_sensors_changes_nothing(exported, frame, model):
+    session = ort.InferenceSession(str(exported(model)), providers=['CPUExecutionProvider'])
+    spec = ModelSpec.from_metadata(session.get_modelmeta().custom_metadata_map)
+    names = [o.name for o in session.get_outputs()]
+    rng = np.random.default_rng(0)
+
+    def run(inputs):
+        return dict(zip(names, session.run(None, inputs)))
+
+    for subset in sensor_subsets():
+        inputs, _ = preprocess(spec, **{s: (v if s in subset else None)
+                                        for s, v in frame.sensors().items()})
+        assert inputs['modality_mask'].tolist() == [[s in subset for s in SENSORS]]
+        clean = run(inputs)
+        junk = dict(inputs, **{s: junk_like(inputs[s], rng) for s in SENSORS if s not in subset})
+        with_junk = run(junk)
+        for name in names:
+            assert np.array_equal(clean[name], with_junk[name]), (model, subset, name)
+        for s in subset:        # a present sensor does reach the outputs
+            changed = run(dict(inputs, **{s: junk_like(inputs[s], rng)}))
+            assert any(not np.array_equal(clean[n], changed[n]) for n in names), (model, subset, s)
