@@ -6,7 +6,8 @@ Importing this package registers every transform in ``perception.registry.TRANSF
   ``RandomFlip``, ``Pad``;
 * photometric, one sensor each: ``RGBColorJitter``, ``LowLightSimulation`` (rgb);
   ``ThermalGainOffsetNoise``, ``ThermalCrossover`` (thermal); ``DepthHoles``, ``DepthNoise``,
-  ``DepthQuantize`` (depth input);
+  ``DepthQuantize``, ``DepthFlyingPixels``, ``DepthDownsample`` (depth input: a sensor's failures,
+  its lower resolution);
 * ``ModalityDropout`` (sensor subsets), ``KeepSensors``, ``ConditionMissingness`` (scene-tied
   missingness) and ``PackMultiSensorInputs`` (last step).
 """
@@ -17,6 +18,7 @@ import os
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 
 from .depth_corruption import DepthHoles, DepthNoise, DepthQuantize  # noqa: E402
+from .depth_sensor import DepthDownsample, DepthFlyingPixels  # noqa: E402
 from .formatting import PackMultiSensorInputs  # noqa: E402
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize  # noqa: E402
 from .modality_dropout import KeepSensors, ModalityDropout  # noqa: E402
@@ -27,5 +29,6 @@ from .thermal_photometric import ThermalCrossover, ThermalGainOffsetNoise  # noq
 __all__ = [
     'Resize', 'RandomResize', 'RandomCrop', 'RandomFlip', 'Pad', 'RGBColorJitter',
     'LowLightSimulation', 'ThermalGainOffsetNoise', 'ThermalCrossover', 'DepthHoles', 'DepthNoise',
-    'DepthQuantize', 'ModalityDropout', 'KeepSensors', 'ConditionMissingness', 'PackMultiSensorInputs'
+    'DepthQuantize', 'DepthFlyingPixels', 'DepthDownsample', 'ModalityDropout', 'KeepSensors',
+    'ConditionMissingness', 'PackMultiSensorInputs'
 ]
