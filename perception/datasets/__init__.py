@@ -12,6 +12,7 @@ from .loading import LoadMultiSensorSample, decode_sample  # noqa: F401
 from .real_catalog import REAL_SOURCES, build_real_dataset, real_config  # noqa: F401
 from .real_rgbd import (ESANetSampleDataset, FileListDataset, NYUDepthV2DemoDataset,  # noqa: F401
                         Open3DRGBDFormatsDataset, RedwoodRGBDDataset, RGBDFolderDataset)
+from .rgbdd import RGBDDDataset  # noqa: F401
 from .real_thermal import (MFNetDataset, MSRSDataset, RoadSceneDataset,  # noqa: F401
                            VisibleInfraredDataset)
 from .sunrgbd import SUNRGBDDataset  # noqa: F401
