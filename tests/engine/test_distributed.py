@@ -12,20 +12,24 @@ from perception.paths import REPO_ROOT
 
 def test_two_process_ddp_on_cpu_ends_with_identical_weights(tmp_path):
     cfg = tiny_cfg(tmp_path / 'work', max_iters=3, batch_size=2)
-    cfg.custom_hooks = [dict(type='DDPConsistencyHook')]
+    cfg.custom_hooks = [dict(type='DDPConsistencyHook'), dict(type='ProcessGroupProbe')]
+    cfg.custom_imports = dict(imports=['ddp_probe'], allow_failed_imports=False)
     cfg.env_cfg.mp_cfg = dict(mp_start_method='fork', opencv_num_threads=0)
     config = str(tmp_path / 'ddp_tiny.py')
     cfg.dump(config)
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(29500 + os.getpid() % 1000),
-               OMP_NUM_THREADS='1')
+               OMP_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join(filter(None, [osp.dirname(__file__),
+                                                        os.environ.get('PYTHONPATH')])))
     out = subprocess.run(['bash', osp.join(str(REPO_ROOT), 'tools', 'dist_train.sh'), config, '2',
                           '--work-dir', str(tmp_path / 'work')],
-                         env=env, capture_output=True, text=True, timeout=600)
+                         env=env, capture_output=True, text=True, timeout=540)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     digests = [open(tmp_path / 'work' / f'weights_digest_rank{r}.txt').read().strip()
                for r in (0, 1)]
     assert digests[0] == digests[1] and len(digests[0]) == 64
     assert 'weights identical across 2 rank(s)' in log
-    assert "'backend': 'gloo'" in log or 'gloo' in log  # CPU-only: gloo, not NCCL
+    # CPU-only: both ranks train in one gloo process group (not NCCL, not a mixed backend)
+    assert 'process group: backend=gloo world_size=2 rank=0' in log, log[-4000:]
     assert 'Iter(train) [3/3]' in log

@@ -1,11 +1,26 @@
-"""`perception test CONFIG CKPT --modality-subsets`: one evaluation per non-empty sensor subset."""
+"""`perception test CONFIG CKPT --modality-subsets`: one evaluation per non-empty sensor subset, each
+with its own sensors -- checked against evaluations that remove the sensors another way."""
 import json
 import os
 import subprocess
 import sys
 
+import pytest
+import torch
 from mmengine.runner import Runner
 from train_utils import tiny_cfg
+
+from perception.engine.testing import run_test_loop
+
+
+def single_threaded(fn, *args, **kwargs):
+    """``fn`` with one intra-op thread, as the command ran (OMP_NUM_THREADS=1): the same sums."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_modality_subsets_table(tmp_path):
@@ -17,7 +32,7 @@ def test_modality_subsets_table(tmp_path):
     out = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'work' / 'iter_2.pth'),
                           '--modality-subsets', '--work-dir', str(tmp_path / 'test'),
                           '--out', str(out_json)],
-                         capture_output=True, text=True, timeout=900,
+                         capture_output=True, text=True, timeout=480,
                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     metrics = json.loads(out_json.read_text())
@@ -25,6 +40,19 @@ def test_modality_subsets_table(tmp_path):
                                       'thermal+depth', 'rgb', 'thermal', 'depth'])
     for subset, values in metrics.items():
         assert 0.0 <= values['seg/mIoU'] <= 1.0 and values['depth/AbsRel'] >= 0.0, subset
+    # Seven different inputs give seven different results (not seven all-sensor evaluations) ...
+    assert len({tuple(values.values()) for values in metrics.values()}) == 7, metrics
+    # ... and each row is its own subset's: the full set against no transform at all, one sensor
+    # against ModalityDropout told to drop the other two (another path to absent sensors).
+    references = {'rgb+thermal+depth': [],
+                  'rgb': [dict(type='ModalityDropout', drop_subsets={'thermal+depth': 1.0})]}
+    for subset, transforms in references.items():
+        reference = single_threaded(run_test_loop, cfg, str(tmp_path / 'work' / 'iter_2.pth'),
+                                    transforms, conditions=cfg.get('subset_eval_conditions'),
+                                    experiment_name=f'reference_{subset}')
+        for key in ('seg/mIoU', 'depth/AbsRel', 'depth/delta1'):
+            assert metrics[subset][key] == pytest.approx(reference[key], rel=1e-5, abs=1e-6), \
+                (subset, key)
     for subset in metrics:   # the printed table has one row per subset
         assert any(line.split('|')[1].strip() == subset for line in out.stdout.splitlines()
                    if line.count('|') > 2), subset
