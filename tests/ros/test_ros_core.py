@@ -3,6 +3,7 @@ stamped like the input, stale sensors degrade and recover, malformed input is sk
 drops to the newest set."""
 import inspect
 import logging
+import threading
 import time
 
 import numpy as np
@@ -13,6 +14,8 @@ from ros_testkit import ToyPredictor, synthetic_frame
 from perception.ros import typestore as ts
 from perception.ros.health import ERROR, OK, STALE, WARN
 from perception.ros.image_codec import array_to_image, encode_sensor, image_to_array
+
+WAIT_S = 60     # hang guards of the threaded tests; nothing is timed against them
 
 
 class CallSiteLogger:
@@ -209,21 +212,42 @@ def test_camera_info_is_passed_through_with_the_output_stamp():
     assert out.width == 128
 
 
+class HeldPredictor(ToyPredictor):
+    """Its first call blocks until ``release`` is set: inference that is still running while the
+    next sets arrive, with no wall-clock assumption (however slow the machine is)."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, **kw):
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(WAIT_S), 'the test never released the first inference'
+        return super().__call__(**kw)
+
+
 def test_slow_inference_processes_the_newest_set_and_counts_drops():
-    predictor = ToyPredictor(delay_s=0.05)
+    predictor = HeldPredictor()
     h = Harness(predictor)
     h.core.start()
     try:
-        for k in range(20):                   # 20 sets arrive at once; inference takes 50 ms each
+        h.frame(0, process=False)
+        assert predictor.entered.wait(WAIT_S), 'the worker never started the first set'
+        for k in range(1, 20):                # 19 sets arrive while set 0 is still being inferred
             h.frame(k, process=False)
-        deadline = time.monotonic() + 5
+        predictor.release.set()
+        deadline = time.monotonic() + WAIT_S  # a hang guard only: no timing is measured
         while not h.core.worker.idle() and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert h.core.worker.idle(), f'the worker did not finish in {WAIT_S} s'
     finally:
+        predictor.release.set()
         h.core.stop()
     stats = h.core.stats()
-    assert stats['processed'] + stats['busy_dropped'] == 20
-    assert stats['busy_dropped'] >= 15
+    # set 0, then only the newest (19); the 18 in between were replaced while waiting
+    assert (stats['processed'], stats['busy_dropped']) == (2, 18), stats
+    assert len(predictor.calls) == 2
     last = h.outputs('depth')[-1]
     assert ts.stamp_ns(last.header) == ts.stamp_ns(h.images(19)['rgb'].header)   # the newest
 

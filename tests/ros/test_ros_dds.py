@@ -4,6 +4,11 @@ A separate process publishes RGB/thermal/depth as ROS 2 DDS topics (rt/..., ROS 
 at camera rates; the node core runs in this process behind the DDS transport; another process
 subscribes to the results and decodes them with rosbags. Measured figures are printed (run with -s)
 and quoted in docs/ros.md.
+
+The three scenario rigs (nominal, fault, flood) play their scripts at wall-clock pace and bound
+latency, output rates and stall times in milliseconds, which a busy 2-core machine breaks: they are
+marked ``timing`` and run by `make test-slow` (and CI), not by `make test`. The other tests check
+what arrives, not when.
 """
 import itertools
 import logging
@@ -77,6 +82,7 @@ def scenario(name):
     return config, run_rig(config, ToyPredictor(delay_s=spec['delay_s']), spec['script'])
 
 
+@pytest.mark.timing
 def test_dds_loopback_end_to_end_latency_and_throughput():
     config, result = scenario('nominal')
     figures = check_nominal(result, HEIGHT, WIDTH)
@@ -92,11 +98,13 @@ def test_dds_loopback_end_to_end_latency_and_throughput():
         result.endpoints['readers'])
 
 
+@pytest.mark.timing
 def test_dds_sensor_dropout_degrades_and_recovers():
     config, result = scenario('fault')
     report('dds', 'fault', **check_fault(result, config.stale_timeout, HEIGHT, WIDTH))
 
 
+@pytest.mark.timing
 def test_dds_flood_keeps_memory_and_latency_bounded():
     config, result = scenario('flood')
     report('dds', 'flood', **check_flood(result, SCENARIOS['flood']['delay_s'], HEIGHT, WIDTH))
@@ -112,8 +120,12 @@ def test_dds_malformed_messages_are_skipped(caplog):
               {'duration_s': 0.8, 'rate_hz': 30, 'sensors': ALL}]
     result = run_rig(config, ToyPredictor(), script)
     stats = result.stats
-    assert stats['malformed.thermal'] >= 5 and stats['malformed.depth'] >= 5
-    assert stats['malformed_sets'] >= 5
+    # counted against what was sent in each phase, however fast the publisher managed to send
+    sent_in = [sum(1 for s in result.sent if s['phase'] == k) for k in range(len(script))]
+    assert min(sent_in) > 0, sent_in
+    assert stats['malformed.thermal'] >= 0.5 * sent_in[1], (stats, sent_in)
+    assert stats['malformed.depth'] >= 0.5 * sent_in[2], (stats, sent_in)
+    assert stats['malformed_sets'] >= 0.5 * sent_in[3], (stats, sent_in)
     text = ' | '.join(r.getMessage() for r in caplog.records)
     assert "thermal on /thermal/image_raw', field 'step'" in text
     assert "depth on /camera/depth/image_rect_raw', field 'encoding'" in text
