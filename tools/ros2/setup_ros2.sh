@@ -44,7 +44,11 @@ if [ "$(id -u)" != 0 ] && [ "${SKIP_APT:-0}" != 1 ]; then
        "libyaml-dev libssl-dev libspdlog-dev libfmt-dev libacl1-dev" >&2
   export SKIP_APT=1
 fi
-JOBS=${JOBS:-2} bash "$src/build_ros2.sh" "$prefix" 2>&1 | tee "$prefix/build.log"
+if ! JOBS=${JOBS:-2} bash "$src/build_ros2.sh" "$prefix" 2>&1 | tee "$prefix/build.log"; then
+  echo "setup_ros2: FAILED building ROS 2 into $prefix after $((SECONDS - t0)) s; the log is" \
+       "$prefix/build.log (its last lines above)" >&2
+  exit 1
+fi
 build_s=$((SECONDS - t0))
 
 # The install's Python packages import lark (launch's substitution grammar) and importlib_metadata
