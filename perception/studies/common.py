@@ -178,19 +178,21 @@ def train(cfg: Config, name: str, settings: Settings, log: Log = print) -> Train
 
 def evaluate(model: Trained, settings: Settings, label: str,
              transforms: Sequence[dict] = (), conditions: Optional[Sequence[str]] = None,
-             log: Log = print) -> Dict[str, float]:
+             log: Log = print, split: str = 'test') -> Dict[str, float]:
     """Metrics of ``model`` on the held-out test split; ``transforms`` run just before packing
-    (e.g. ``KeepSensors`` for a sensor subset), ``conditions`` restricts the scenes."""
+    (e.g. ``KeepSensors`` for a sensor subset), ``conditions`` restricts the scenes. Choosing
+    between variants is done on ``split='val'`` (a seed stream disjoint from train and test), so
+    that the test frames are never tuned on."""
     from perception.engine.testing import run_test_loop
     cfg = copy.deepcopy(model.config)
     cfg.custom_hooks = []
     dataset = cfg.test_dataloader.dataset
-    dataset.split, dataset.seed = 'test', settings.seed
+    dataset.split, dataset.seed = split, settings.seed
     dataset.num_samples = settings.test_frames
     cfg.work_dir = osp.join(osp.dirname(model.checkpoint), 'eval')
     t0 = time.time()
     metrics = run_test_loop(cfg, model.checkpoint, transforms, conditions,
-                              f'test_{model.name}_{label}_{int(time.time() * 1e3)}')
+                              f'{split}_{model.name}_{label}_{int(time.time() * 1e3)}')
     log(f'  {model.name} on {label}: evaluated {settings.test_frames} frames in '
         f'{time.time() - t0:.0f} s')
     return metrics

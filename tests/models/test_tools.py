@@ -61,3 +61,17 @@ def test_base_config_builds_with_mit_encoders():
     with torch.no_grad():
         out = model.forward_export(*dummy_inputs(64, 64))
     assert out['seg_logits'].shape == (1, 8, 64, 64) and out['depth_pred'].shape == (1, 1, 64, 64)
+
+
+def test_det_diagnosis_accounts_for_every_object():
+    """tools/analysis/det_diagnosis.py (docs/results.md, "Diagnosis"): every ground-truth box lands
+    in exactly one size bin, the positives per stride add up to the positives per object, and the
+    strides it reports are the head's (nano detects at strides 4-16)."""
+    tool = _tool('tools/analysis/det_diagnosis.py')
+    r = tool.diagnose(str(ROOT / 'configs/studies/nano_study_128x160.py'), None, frames=6)
+    assert r['objects'] > 0
+    assert sum(b['objects'] for b in r['buckets'].values()) == r['objects']
+    assert sum(r['per_level'].values()) == round(r['mean_positives'] * r['objects'])
+    assert set(r['per_level']) <= {'s4', 's8', 's16'}
+    for b in r['buckets'].values():
+        assert 0 <= b['no_positive'] <= 1 and 0 <= b['recall50'] <= 1
