@@ -19,7 +19,9 @@ HELP_EPILOG = """studies:
   mnar       scene-tied missingness: attention fusion + modality dropout vs plain concat fusion
   multitask  MoE multi-task vs 3 single-task models vs plain shared decoder (+ params/FLOPs/latency)
   experts    gate maps, expert usage per task and level, effect of the load-balancing term
-  all        the four, one after the other (models shared between studies are trained once)
+  peers      nano vs SegFormer-B0 / RTMDet-tiny (RGB and 5-channel early fusion) and a depth-only
+             model: accuracy per condition, latency in PyTorch and ONNX Runtime
+  all        every study, one after the other (models shared between studies are trained once)
 
 examples:
   perception study subsets                 # ~20-30 min on 2 CPU cores, updates docs/results.md

@@ -16,6 +16,7 @@ from .encoders import LiteNet, MultiSensorEncoder
 from .export import ExportForward, ExportWrapper, dummy_inputs
 from .fusion import AttentionFusion, ConcatFusion, SumFusion
 from .heads import DenseDetHead, DepthHead, SegHead
+from .library_model import LibraryModel
 from .losses import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
                      UncertaintyTaskWeighting, expert_balance_loss)
 from .perceptor import MultiTaskPerceptor
@@ -27,5 +28,5 @@ __all__ = [
     'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
     'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
     'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',
-    'MultiTaskPerceptor', 'topk_nms'
+    'MultiTaskPerceptor', 'topk_nms', 'LibraryModel'
 ]

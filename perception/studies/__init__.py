@@ -13,6 +13,7 @@ STUDIES = {
     'mnar': 'perception.studies.mnar',
     'multitask': 'perception.studies.multitask',
     'experts': 'perception.studies.experts',
+    'peers': 'perception.studies.peers',
 }
 
 

@@ -141,3 +141,59 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     for model in experts['models'].values():
         for usage in model['usage'].values():
             assert sum(usage) == pytest.approx(1.0, abs=1e-4)
+    _check_peers(json.load(open(tmp_path / 'peers' / 'results.json')))
+
+
+def _check_peers(peers):
+    """Each peer is scored on its own task only, per condition; every model is timed at both
+    sizes in both backends; the nano model is the one the other studies share."""
+    from perception.studies import peers as study
+    assert peers['training'][study.NANO]['reused']
+    assert set(peers['metrics']) == {study.NANO, study.DEPTH, *study.PEERS}
+    for name, (_, task, sensors) in study.PEERS.items():
+        key = study.TASK_METRIC[task][0]
+        metrics = peers['metrics'][name]
+        assert key in metrics and {k.split('/')[0] for k in metrics} == {task}
+        assert any(f'{key}@{c}' in metrics for c in peers['conditions'])
+        assert peers['sensors'][name] == list(sensors) and peers['tasks'][name] == [task]
+    assert peers['sizes'] == ['64x96', '256x320']
+    for cost in peers['costs'].values():
+        assert cost['params_m'] > 0.1
+        for size in peers['sizes']:
+            assert cost[size]['gmacs'] > 0.01
+            assert all(cost[size][b] > 0 for b in study.BACKENDS)
+    lines = study.goal_lines(peers)
+    assert sum('Latency' in line for line in lines) == 4   # 2 sizes x 2 backends
+    assert sum(line.startswith(('- mIoU', '- mAP@50')) for line in lines) == 4
+
+
+def test_recipe_variants_differ_in_their_one_change_and_score_on_val(base, tmp_path, capsys,
+                                                                     monkeypatch):
+    """tools/analysis/study_variants.py (how nano's recipe was chosen): each variant changes one
+    thing, ``nano`` is the study config itself, and the scores come from the val stream, with
+    every sensor and then each sensor alone."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / 'tools/analysis/study_variants.py'
+    spec = importlib.util.spec_from_file_location('study_variants', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    edit = {name: fn for name, (_, fn) in tool.VARIANTS.items()}
+    assert config_hash(edit['nano'](base)) == config_hash(base)
+    earlier = edit['earlier'](base)
+    assert 'sensor_aux' in base.model and 'sensor_aux' not in earlier.model
+    assert earlier.model.heads.det.strides == (8, 16, 32)
+    assert edit['aux'](base).model.sensor_aux == base.model.sensor_aux
+    assert len({config_hash(fn(base)) for fn in edit.values()}) == len(edit)
+    from perception.studies import common
+    splits, evaluate = [], common.evaluate
+    monkeypatch.setattr(common, 'evaluate', lambda *a, **k: splits.append(k['split']) or
+                        evaluate(*a, **k))
+    assert tool.main(['earlier', 'aux', '--quick', '--work-dir', str(tmp_path)]) == 0
+    results = json.load(open(tmp_path / 'variants.json'))
+    assert set(results) == {'earlier', 'aux'}
+    assert set(results['aux']) == {'all', 'rgb', 'thermal', 'depth'}
+    assert 'seg/mIoU' in results['aux']['rgb']
+    assert sum(line.startswith(('earlier', 'per-sensor'))
+               for line in capsys.readouterr().out.splitlines()) == 2
+    assert splits == ['val'] * 8
