@@ -132,8 +132,8 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
            'route identically; at most ln 2 = 0.693).', '', summary(result), '',
            f'![expert usage]({images}/{FIGURES[0]})', '',
            f'Dominant slot per pixel (colours in the legend strip at the bottom), rows = tasks '
-           f'(depth, det, seg), columns = the RGB input then strides 4, 8, 16, 32 (the detection '
-           f'head reads strides 8-32, so its stride-4 cell is black); frames: '
+           f'(depth, det, seg), columns = the RGB input then strides 4, 8, 16, 32 (a black cell: '
+           f'no gate for that task at that stride); frames: '
            f'{", ".join(conds)}:', '', f'![gate maps]({images}/{FIGURES[1]})', '',
            usage_tables(result)]
     return '\n'.join(out) + '\n'
