@@ -75,3 +75,17 @@ def test_det_diagnosis_accounts_for_every_object():
     assert set(r['per_level']) <= {'s4', 's8', 's16'}
     for b in r['buckets'].values():
         assert 0 <= b['no_positive'] <= 1 and 0 <= b['recall50'] <= 1
+
+
+def test_det_diagnosis_refuses_a_model_without_detection(tmp_path):
+    from mmengine.config import Config
+
+    from perception.contract import ConfigError
+    tool = _tool('tools/analysis/det_diagnosis.py')
+    cfg = Config.fromfile(str(ROOT / 'configs/studies/nano_study_128x160.py'))
+    cfg.model.tasks = ('seg', 'depth')
+    cfg.model.task_weighting.weights.pop('det')
+    path = tmp_path / 'seg_depth.py'
+    cfg.dump(str(path))
+    with pytest.raises(ConfigError, match='no detection head'):
+        tool.diagnose(str(path), None, frames=2)

@@ -55,6 +55,10 @@ def diagnose(config: str, checkpoint: str, frames: int, split: str = 'val') -> d
     init_default_scope('perception')
     cfg = load_config(config)
     model = build_model(cfg, checkpoint).eval()
+    if 'det' not in getattr(model, 'heads', {}):
+        from perception.contract import ConfigError
+        raise ConfigError(f'{config}: the model has no detection head (tasks: '
+                          f'{getattr(model, "tasks", "?")}); give a config whose model detects')
     head = model.heads['det']
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, num_samples=frames, split=split))
     sizes, positives, per_level, recall = [], [], Counter(), Counter()
