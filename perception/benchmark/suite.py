@@ -92,7 +92,8 @@ class SuiteResult:
                      (group, model, backend)), None)
 
 
-def _export(config, size: Size, folder: Path, int8: bool, calib_num: int) -> Dict[str, object]:
+def export_deployed(config, size: Size, folder: Path, int8: bool,
+                    calib_num: int) -> Dict[str, object]:
     """ONNX FP32 (+ INT8 Q/DQ) of the host graph at ``size``, parity-checked on one frame; and the
     re-parameterised PyTorch model that the graph holds."""
     from perception.apis.config_spec import make_spec, nms_defaults
@@ -151,7 +152,7 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
 
     with tempfile.TemporaryDirectory() as tmp:
         for i, size in enumerate(opts.sizes):
-            files = _export(opts.config, size, Path(tmp), opts.int8, opts.calib_num)
+            files = export_deployed(opts.config, size, Path(tmp), opts.int8, opts.calib_num)
             # Calibration sessions awaiting collection keep onnxruntime worker threads alive; they
             # slow the next PyTorch measurement by ~30 % on two cores.
             gc.collect()
@@ -204,7 +205,7 @@ def _peer_rows(opts: SuiteOptions, result: SuiteResult, add, size: Size, folder:
                                    row.gmacs))
     for config in opts.compare:
         other = Path(config).stem
-        exported = _export(config, size, folder, False, 0)
+        exported = export_deployed(config, size, folder, False, 0)
         model = exported['model']
         macs = br.count_flops(ExportWrapper(model), br.sensor_inputs(size)) / 1e9
         add('peers', other, size, 'pytorch eager', SENSORS,

@@ -150,10 +150,10 @@ def _networks(model: Trained, size, folder: Path, slug: str, inputs):
     if model.config.model.type == 'LibraryModel':
         net = LibraryNetwork(build_model(model.config)).eval()
         return net, br.export_module(net, inputs, folder / f'{slug}_{_size(size)}.onnx')
-    from perception.benchmark.suite import _export   # nano's deployed graph, as the benchmark
+    from perception.benchmark.suite import export_deployed   # as the benchmark times it
     config = folder / f'{slug}.py'
     model.config.dump(str(config))
-    files = _export(str(config), size, folder, False, 0)
+    files = export_deployed(str(config), size, folder, False, 0)
     return ExportWrapper(files['model']).eval(), files['fp32']
 
 
