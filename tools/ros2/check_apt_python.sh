@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The Python side of ros_nodes/README.md's "ROS 2 from apt" recipe, run as written: a venv made with
+# --system-site-packages by the given interpreter (the distro's: 3.12 for Jazzy on Ubuntu 24.04, 3.10
+# for Humble on 22.04), the README's own `pip install` lines (read from the README, so this check and
+# the instructions cannot drift apart), numpy 1.x, then
+#   1. the ROS-free node tests (tests/ros, without the real-ROS ones) under that numpy, and
+#   2. the exported nano model through the node's build_predictor, one frame.
+# The apt rclpy itself is not installed (no apt ROS 2 here): that part of the recipe is not checked.
+#
+#   bash tools/ros2/check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC]
+#   e.g. bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.12.1/bin/python3
+#        bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.10.13/bin/python3 'onnxruntime<=1.23.2'
+# The model is exported with the project's .venv (torch) into the check's folder first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PYTHON=${1:?usage: check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC]}
+ORT_SPEC=${2:-}
+WORK=${CHECK_DIR:-$(mktemp -d /tmp/perception-apt-check.XXXXXX)}
+VENV=$WORK/venv
+t0=$SECONDS
+
+# The README's apt block: from its heading to the end of the first code block after it.
+mapfile -t PIP_LINES < <(awk '/^### ROS 2 from apt/{f=1} f&&/^```bash/{c=1; next} c&&/^```/{exit} c&&/^pip install/' \
+                         ros_nodes/README.md)
+if [ "${#PIP_LINES[@]}" -ne 2 ]; then
+  echo "check_apt_python: expected 2 'pip install' lines in ros_nodes/README.md's apt recipe, found" \
+       "${#PIP_LINES[@]}: update this script with the README" >&2
+  exit 1
+fi
+
+echo "== interpreter: $("$PYTHON" --version 2>&1)  folder: $WORK"
+"$PYTHON" -m venv --system-site-packages "$VENV"
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+for line in "${PIP_LINES[@]}"; do
+  line=${line%%#*}                                   # the README's trailing comment
+  line=${line//\/path\/to\/perception/$ROOT}
+  if [ -n "$ORT_SPEC" ]; then line=${line//\"onnxruntime==[0-9.]*\"/\"$ORT_SPEC\"}; fi
+  echo "== $line"
+  eval "python -m $line -q"
+done
+# the test runner and what the tests use beyond the node (bag files, the DDS-shim rigs): not the recipe's
+python -m pip install -q pytest pytest-timeout psutil hypothesis mcap mcap-ros2-support "cyclonedds==11.0.1" \
+  2>&1 | grep -v 'is ignored' || true
+python - <<'EOF'
+import numpy, cv2, onnxruntime, sys
+from importlib.metadata import version
+print(f'== python {sys.version.split()[0]}, numpy {numpy.__version__}, opencv {cv2.__version__}, '
+      f'onnxruntime {onnxruntime.__version__}, rosbags {version("rosbags")}')
+assert numpy.__version__.startswith('1.'), 'the apt recipe must leave numpy 1.x'
+EOF
+
+echo "== 1. ROS-free node tests under this numpy"
+python -m pytest tests/ros -q -p no:cacheprovider --ignore tests/ros/real \
+       --deselect tests/ros/test_ros2_real.py -k 'not rclpy' -W ignore::DeprecationWarning
+
+echo "== 2. the exported nano through the node's build_predictor"
+"$ROOT/.venv/bin/perception" export configs/_base_/models/nano.py --output "$WORK/nano.onnx" \
+    > "$WORK/export.log" 2>&1 || { tail -20 "$WORK/export.log"; exit 1; }
+python - "$WORK/nano.onnx" <<'EOF'
+import sys
+import numpy as np
+from perception.ros.predictor_factory import build_predictor
+predictor = build_predictor(sys.argv[1], backend='onnxruntime')
+rng = np.random.default_rng(0)
+result = predictor(rgb=rng.integers(0, 255, (256, 320, 3), dtype=np.uint8),
+                   thermal=rng.uniform(0, 1, (256, 320)).astype(np.float32),
+                   depth=rng.uniform(0.5, 20, (256, 320)).astype(np.float32))
+assert result.seg_labels.shape == (256, 320) and result.depth.shape == (256, 320)
+assert np.isfinite(result.depth).all() and result.det_boxes.shape[1:] == (4,)
+print(f'== nano.onnx through build_predictor: labels {result.seg_labels.shape}, '
+      f'depth {result.depth.shape}, {len(result.det_boxes)} detections')
+EOF
+echo "== apt-recipe Python side OK in $((SECONDS - t0)) s ($("$PYTHON" --version 2>&1))"
