@@ -38,7 +38,8 @@ from perception.structures import MultiTaskDataSample
 from .builder import build_module
 from .heads.base import connected_zero, restore_dense
 from .masking import keep_present
-from .sensor_inputs import MASK, check_sensor_tensors
+from .modes import dispatch_mode
+from .sensor_inputs import batch_sensor_args
 
 #: library (config scope) -> the task its models solve here
 LIBRARY_TASKS = {'mmseg': 'seg', 'mmdet': 'det'}
@@ -177,21 +178,11 @@ class LibraryModel(BaseModel):
     # --- mmengine modes ---------------------------------------------------------------------------
     def forward(self, inputs: Mapping[str, Tensor],
                 data_samples: Optional[List[MultiTaskDataSample]] = None, mode: str = 'tensor'):
-        if not isinstance(inputs, Mapping):
-            raise TypeError(f'inputs must be a dict with keys {(*SENSORS, MASK)}, '
-                            f'got {type(inputs).__name__}')
-        check_sensor_tensors(inputs, inputs.get(MASK), batched=True)
-        args = (*(inputs[s] for s in SENSORS), inputs[MASK].float())
-        if mode == 'tensor':
-            return self.forward_network(*args)
-        image = self.image(*args)
-        if mode == 'loss':
-            if data_samples is None:
-                raise ValueError("mode='loss' needs data_samples carrying the targets")
-            return self.loss(image, data_samples)
-        if mode == 'predict':
-            return self.predict(image, data_samples)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+        return dispatch_mode(
+            mode, batch_sensor_args(inputs), data_samples,
+            loss=lambda args, samples: self.loss(self.image(*args), samples),
+            predict=lambda args, samples: self.predict(self.image(*args), samples),
+            tensor=self.forward_network)
 
     def loss(self, image: Tensor, data_samples: Sequence[MultiTaskDataSample]
              ) -> Dict[str, Tensor]:

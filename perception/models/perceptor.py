@@ -20,7 +20,8 @@ from perception.structures import MultiTaskDataSample
 
 from .builder import build_module
 from .masking import keep_present
-from .sensor_inputs import MASK, check_sensor_tensors
+from .modes import dispatch_mode
+from .sensor_inputs import batch_sensor_args, check_sensor_tensors
 
 #: tasks whose head needs ``num_classes``
 CLASSIFYING_TASKS = ('seg', 'det')
@@ -145,16 +146,8 @@ class MultiTaskPerceptor(BaseModel):
     def forward(self, inputs: Mapping[str, Tensor],
                 data_samples: Optional[List[MultiTaskDataSample]] = None,
                 mode: str = 'tensor'):
-        args = self._checked_inputs(inputs)
-        if mode == 'loss':
-            if data_samples is None:
-                raise ValueError("mode='loss' needs data_samples carrying the targets")
-            return self.loss(args, data_samples)
-        if mode == 'predict':
-            return self.predict(args, data_samples)
-        if mode == 'tensor':
-            return self.forward_export(*args)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+        return dispatch_mode(mode, batch_sensor_args(inputs), data_samples, loss=self.loss,
+                             predict=self.predict, tensor=self.forward_export)
 
     def loss(self, args: Tuple[Tensor, ...], data_samples: List[MultiTaskDataSample]
              ) -> Dict[str, Tensor]:
@@ -181,11 +174,3 @@ class MultiTaskPerceptor(BaseModel):
         for t in self.tasks:
             self.heads[t].predict(outs, data_samples)
         return data_samples
-
-    @staticmethod
-    def _checked_inputs(inputs: Mapping[str, Tensor]) -> Tuple[Tensor, ...]:
-        if not isinstance(inputs, Mapping):
-            raise TypeError(f'inputs must be a dict with keys {(*SENSORS, MASK)}, '
-                            f'got {type(inputs).__name__}')
-        check_sensor_tensors(inputs, inputs.get(MASK), batched=True)
-        return (*(inputs[s] for s in SENSORS), inputs[MASK].float())

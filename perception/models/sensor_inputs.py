@@ -5,7 +5,7 @@ sensor and the field, instead of a shape error deep inside a convolution.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 from torch import Tensor
 
@@ -55,3 +55,24 @@ def check_sensor_tensors(tensors: Mapping[str, Tensor], mask: Tensor, *, batched
     if require_present and not bool((mask > 0.5).any(-1).all()):
         raise SensorError(MASK, 'value', 'at least one present sensor per sample',
                           mask.detach().cpu().tolist())
+
+
+def batch_sensor_args(inputs: Mapping[str, Tensor]) -> Tuple[Tensor, ...]:
+    """The network's positional inputs from a batch dict, after ``check_sensor_tensors``.
+
+    Args:
+        inputs: ``{sensor: (B, C, H, W)}`` for every sensor in ``contract.SENSORS`` plus
+            ``modality_mask`` (B, S), as the data preprocessor produces them.
+
+    Returns:
+        ``(rgb, thermal, depth, modality_mask)`` with the mask as float.
+
+    Raises:
+        TypeError: ``inputs`` is not a mapping.
+        SensorError: a tensor or the mask breaks the contract (names the sensor and the field).
+    """
+    if not isinstance(inputs, Mapping):
+        raise TypeError(f'inputs must be a dict with keys {(*SENSORS, MASK)}, '
+                        f'got {type(inputs).__name__}')
+    check_sensor_tensors(inputs, inputs.get(MASK), batched=True)
+    return (*(inputs[s] for s in SENSORS), inputs[MASK].float())

@@ -18,7 +18,7 @@ def test_litenet_pyramid(arch, in_channels):
     net = LiteNet(arch=arch, in_channels=in_channels).eval()
     feats = net(torch.randn(1, in_channels, 64, 96))
     assert [tuple(f.shape[-2:]) for f in feats] == [(16, 24), (8, 12), (4, 6), (2, 3)]
-    assert [f.shape[1] for f in feats] == net.out_channels
+    assert tuple(f.shape[1] for f in feats) == net.out_channels
 
 
 TINY_RESNET = dict(type='mmdet.ResNet', depth=18, base_channels=8, num_stages=4,
@@ -108,6 +108,6 @@ def test_declared_out_channels_are_read_not_probed(monkeypatch):
 
 def test_litenet_declares_the_channels_of_the_maps_it_returns():
     net = LiteNet(arch='nano', out_indices=(1, 3)).eval()
-    assert [f.shape[1] for f in net(torch.randn(1, 3, 64, 64))] == net.out_channels == [48, 160]
+    assert tuple(f.shape[1] for f in net(torch.randn(1, 3, 64, 64))) == net.out_channels == (48, 160)
     with pytest.raises(ValueError, match='2 feature maps'):
         MultiSensorEncoder(backbone=dict(type='LiteNet', out_indices=(1, 3)))

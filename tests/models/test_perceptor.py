@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 
 from perception.contract import SENSORS, SensorError
 from perception.models import dummy_inputs
+from perception.models.sensor_inputs import batch_sensor_args
 
 from conftest import DET_CLASSES, SEG_CLASSES, make_batch, make_sample, tiny_model_cfg
 
@@ -189,7 +190,7 @@ def test_predict_fills_fields_in_original_coordinates(model, monkeypatch):
     data = model.data_preprocessor(make_batch([sample]), False)
     with torch.no_grad():
         [res] = model(**data, mode='predict')
-        raw = model.forward_export(*model._checked_inputs(data['inputs']))
+        raw = model.forward_export(*batch_sensor_args(data['inputs']))
     assert res.pred_sem_seg.data.shape == (1, 128, 100)
     assert res.seg_logits.data.shape == (SEG_CLASSES, 128, 100)
     assert res.pred_depth.data.shape == (1, 128, 100)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from mmseg.models.utils import InvertedResidual
-from torch import Tensor, nn
+from torch import nn
 
 from perception.registry import MODELS
+
+from .base import PyramidBackbone
 
 #: name -> (stem channels, ((out channels, blocks, expand ratio) per stage)).
 #: The first block of a stage downsamples with expand ratio 1 (cheap at high resolution).
@@ -28,15 +29,15 @@ ARCHS: Dict[str, Tuple[int, Tuple[Tuple[int, int, int], ...]]] = {
 
 
 @MODELS.register_module()
-class LiteNet(BaseModule):
+class LiteNet(PyramidBackbone):
     """Light inverted-residual backbone returning features at strides 4, 8, 16, 32.
 
     Args:
-        arch: a key of ``ARCHS``, or ignored when ``stem_channels`` and ``stages`` are given.
-        in_channels: channels of the sensor this instance encodes.
-        stem_channels / stages: a custom layout, same form as ``ARCHS`` values.
-        out_indices: which stages to return (0 = stride 4 ... 3 = stride 32).
+        arch, in_channels, stem_channels, stages, out_indices, init_cfg: as ``PyramidBackbone``.
+        norm_cfg / act_cfg: of every convolution (mmcv configs).
     """
+
+    ARCHS = ARCHS
 
     def __init__(self, arch: str = 'nano', in_channels: int = 3,
                  stem_channels: Optional[int] = None,
@@ -44,17 +45,12 @@ class LiteNet(BaseModule):
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU6'),
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        if stem_channels is None or stages is None:
-            if arch not in ARCHS:
-                raise KeyError(f'LiteNet arch {arch!r} unknown; choose one of {sorted(ARCHS)} '
-                               'or give stem_channels and stages')
-            stem_channels, stages = ARCHS[arch]
-        self.out_indices = tuple(out_indices)
+        super().__init__(out_indices, init_cfg)
+        stem_channels, stages = self.layout(arch, stem_channels, stages)
         self.stem = ConvModule(in_channels, stem_channels, 3, stride=2, padding=1,
                                norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.stages = nn.ModuleList()
-        self.out_channels: List[int] = []
+        all_channels: List[int] = []
         c_in = stem_channels
         for c_out, blocks, expand in stages:
             layers = []
@@ -66,14 +62,5 @@ class LiteNet(BaseModule):
                     norm_cfg=norm_cfg, act_cfg=act_cfg))
                 c_in = c_out
             self.stages.append(nn.Sequential(*layers))
-            self.out_channels.append(c_out)
-        self.out_channels = [self.out_channels[i] for i in self.out_indices]  # of the maps returned
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+            all_channels.append(c_out)
+        self.declare_out_channels(all_channels)

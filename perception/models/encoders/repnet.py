@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import nn
 
 from perception.registry import MODELS
 
 from ..layers.reparam import RepConv
+from .base import PyramidBackbone
 
 #: name -> (stem channels, ((out channels, blocks after the stride-2 block) per stage)).
 ARCHS: Dict[str, Tuple[int, Tuple[Tuple[int, int], ...]]] = {
@@ -30,29 +30,24 @@ ARCHS: Dict[str, Tuple[int, Tuple[Tuple[int, int], ...]]] = {
 
 
 @MODELS.register_module()
-class RepNet(BaseModule):
+class RepNet(PyramidBackbone):
     """Dense re-parameterisable backbone returning features at strides 4, 8, 16, 32.
 
     Args:
-        arch: a key of ``ARCHS``, or ignored when ``stem_channels`` and ``stages`` are given.
-        in_channels: channels of the sensor this instance encodes (set by ``MultiSensorEncoder``).
-        stem_channels / stages: a custom layout, same form as ``ARCHS`` values.
-        out_indices: which stages to return (0 = stride 4 ... 3 = stride 32).
+        arch, in_channels, stem_channels, stages, out_indices, init_cfg: as ``PyramidBackbone``;
+            ``stages`` must have four entries.
     """
+
+    ARCHS = ARCHS
 
     def __init__(self, arch: str = 'nano', in_channels: int = 3,
                  stem_channels: Optional[int] = None,
                  stages: Optional[Sequence[Sequence[int]]] = None,
                  out_indices: Sequence[int] = (0, 1, 2, 3), init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg)
-        if stem_channels is None or stages is None:
-            if arch not in ARCHS:
-                raise KeyError(f'RepNet arch {arch!r} unknown; choose one of {sorted(ARCHS)} '
-                               'or give stem_channels and stages')
-            stem_channels, stages = ARCHS[arch]
+        super().__init__(out_indices, init_cfg)
+        stem_channels, stages = self.layout(arch, stem_channels, stages)
         if len(stages) != 4:
             raise ValueError(f'RepNet needs 4 stages (strides 4, 8, 16, 32), got {len(stages)}')
-        self.out_indices = tuple(out_indices)
         self.stem = RepConv(in_channels, stem_channels, stride=2)
         self.stages = nn.ModuleList()
         c_in = stem_channels
@@ -63,14 +58,4 @@ class RepNet(BaseModule):
             self.stages.append(nn.Sequential(*layers))
             all_channels.append(c_out)
             c_in = c_out
-        #: channels of each returned map (declared: the encoder reads it instead of probing)
-        self.out_channels: Tuple[int, ...] = tuple(all_channels[i] for i in self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        self.declare_out_channels(all_channels)
