@@ -103,9 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--width', type=int, default=1800, help='picture width in pixels')
     args = parser.parse_args(argv)
     img, count = render(args.root, args.width)
-    save_png_256(args.out, img)
-    print(f'{count} samples -> {args.out} ({img.shape[1]}x{img.shape[0]}, '
-          f'{args.out.stat().st_size / 1e6:.2f} MB)')
+    print(f'{count} samples -> {save_png_256(args.out, img)}')
     return 0
 
 

@@ -87,9 +87,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--out', type=Path, default=REPO_ROOT / 'docs/images/real_rgbd.png')
     args = parser.parse_args(argv)
     img = render(args.config, args.checkpoint, args.frames)
-    save_png_256(args.out, img)
-    print(f'{args.frames} frames -> {args.out} ({img.shape[1]}x{img.shape[0]}, '
-          f'{args.out.stat().st_size / 1e6:.2f} MB)')
+    print(f'{args.frames} frames -> {save_png_256(args.out, img)}')
     return 0
 
 

@@ -108,10 +108,19 @@ def save_rgb(path: Union[str, Path], img: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
-def save_png_256(path: Union[str, Path], img: np.ndarray) -> None:
+def save_png_256(path: Union[str, Path], img: np.ndarray) -> str:
     """An RGB picture as a 256-colour PNG: thumbnails of photos stay readable at a fraction of the
-    size (the pictures committed under docs/images)."""
+    size (the pictures committed under docs/images).
+
+    Args:
+        path: the PNG to write (its folder is created).
+        img: RGB uint8 (H, W, 3).
+
+    Returns:
+        What was written, for the tool's log: ``'<path> (<W>x<H>, <size> MB)'``.
+    """
     from PIL import Image   # matplotlib's dependency, in the train extra
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.ascontiguousarray(img)).quantize(256, dither=Image.Dither.NONE).save(
         path, optimize=True)
+    return f'{path} ({img.shape[1]}x{img.shape[0]}, {Path(path).stat().st_size / 1e6:.2f} MB)'

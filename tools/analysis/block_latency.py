@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 from typing import Callable, List, Tuple
 
@@ -93,15 +92,9 @@ def macs(module: nn.Module, x: torch.Tensor) -> float:
 
 
 def time_call(fn, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    best = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        best.append(time.perf_counter() - t0)
-    best.sort()
-    return best[len(best) // 2] * 1e3
+    """Median wall time of ``fn`` in ms (the benchmark suite's timing and statistics)."""
+    from perception.benchmark.runners import latency_stats, time_runner
+    return latency_stats(time_runner(fn, runs, warmup))['median_ms']
 
 
 def ort_session(module: nn.Module, x: torch.Tensor, threads: int):
