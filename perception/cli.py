@@ -18,7 +18,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-from perception.contract import PerceptionError
+from perception.contract import PerceptionError, reraised_message
 
 #: Exit code of an input error (argparse uses 2 for a bad command line too).
 EXIT_INPUT = 2
@@ -67,11 +67,12 @@ def debug_requested(flag: bool = False) -> bool:
 
 
 def error_message(err: BaseException) -> str:
-    """One line: the error's own message (an OSError as 'reason: file')."""
+    """One line: the error's own message (an OSError as 'reason: file'; an error re-raised from a
+    DataLoader worker as the worker raised it, without the worker's traceback)."""
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         text = f'{err.strerror}: {err.filename}'
     else:
-        text = str(err) or type(err).__name__
+        text = reraised_message(str(err)) or type(err).__name__
     return ' '.join(text.split())
 
 

@@ -5,6 +5,7 @@ imports this module without torch, mmengine, mmcv, mmseg or mmdet installed.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from itertools import combinations
@@ -64,18 +65,67 @@ NORMALIZATION: Dict[str, Dict[str, Tuple[float, ...]]] = {
 
 class PerceptionError(Exception):
     """An error in what the user gave (input files, configs, calibration), not a bug: the command
-    line prints its message as one ``error: ...`` line (perception/cli.py), without a traceback."""
+    line prints its message as one ``error: ...`` line (perception/cli.py), without a traceback.
+
+    Every subclass can be rebuilt from its message alone (``type(err)(str(err))``), which is how
+    PyTorch's DataLoader re-raises an exception from a worker process (``ExceptionWrapper.reraise``:
+    the exception type called with a text holding the worker's traceback) and how pickle rebuilds an
+    exception; the rebuilt error keeps the original message, without the worker's traceback.
+    """
+
+    def __init__(self, *args: Any):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (reraised_message(args[0]), )
+        super().__init__(*args)
+
+
+def reraised_message(text: str) -> str:
+    """The original message of an exception re-raised from another process or thread.
+
+    PyTorch's ``ExceptionWrapper`` (DataLoader workers, the pin-memory thread) re-raises as
+    ``Caught NAME in WHERE.\nOriginal Traceback (most recent call last):\n...\nmodule.NAME: MESSAGE``;
+    that gives MESSAGE. Any other text is returned unchanged.
+    """
+    head = re.match(r'Caught (\w+) [^\n]*\nOriginal Traceback \(most recent call last\):\n', text)
+    if head is None:
+        return text
+    last = None
+    for last in re.finditer(rf'^(?:[\w.]+\.)?{head.group(1)}: ', text, re.MULTILINE):
+        pass
+    return text if last is None else text[last.end():].strip()
 
 
 class ConfigError(PerceptionError, ValueError):
     """A config, calibration, model or other file given to a command is missing or invalid."""
 
 
-class SensorError(PerceptionError, ValueError):
-    """Bad sensor input. The message names the sensor, the field, what was expected and the file."""
+#: The message of a ``SensorError``, parsed back when the error is rebuilt from its message alone.
+_SENSOR_MESSAGE = re.compile(r"sensor '(?P<sensor>[^']*)', field '(?P<field>[^']*)': "
+                             r'expected (?P<rest>.*)', re.DOTALL)
 
-    def __init__(self, sensor: str, field: str, expected: str, got: Any = None,
-                 path: Optional[str] = None):
+
+class SensorError(PerceptionError, ValueError):
+    """Bad sensor input. The message names the sensor, the field, what was expected and the file.
+
+    ``SensorError(message)`` (one argument) rebuilds the error from its own message -- a DataLoader
+    worker's re-raise, unpickling: ``sensor``, ``field``, ``expected``, ``got`` and ``path`` are read
+    back from the message (as text; None where it does not say).
+    """
+
+    def __init__(self, sensor: str, field: Optional[str] = None, expected: Any = None,
+                 got: Any = None, path: Optional[str] = None):
+        if field is None and expected is None:
+            super().__init__(sensor)
+            self.sensor = self.field = self.expected = self.got = self.path = None
+            parsed = _SENSOR_MESSAGE.fullmatch(self.args[0].strip())
+            if parsed is not None:
+                rest = parsed['rest']
+                if rest.endswith(')') and ' (file: ' in rest:
+                    rest, self.path = rest[:-1].rsplit(' (file: ', 1)
+                rest, sep, got = rest.partition(', got ')
+                self.sensor, self.field, self.expected = parsed['sensor'], parsed['field'], rest
+                self.got = got if sep else None
+            return
         self.sensor, self.field, self.expected, self.got, self.path = sensor, field, expected, got, path
         msg = f'sensor {sensor!r}, field {field!r}: expected {expected}'
         if got is not None:

@@ -292,6 +292,88 @@ def test_export_command_input_errors(tmp_path):
     assert not out.exists()
 
 
+# --- a corrupt frame read in a DataLoader worker ---------------------------------------------------
+class _CorruptFrames:
+    """A dataset whose every item is a package error, as a loader meets a broken file."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        raise self.error
+
+
+def test_package_errors_survive_a_dataloader_worker():
+    """PyTorch re-raises a worker's exception as ``type(err)(text with the worker's traceback)``:
+    the package's errors come back as themselves, message and fields as raised, and pickle."""
+    import pickle
+
+    from torch.utils.data import DataLoader
+
+    from perception.contract import ConfigError, SensorError
+    errors = [SensorError('thermal', 'file', 'a readable image', 'unreadable or corrupt file',
+                          '/data/thermal/001.png'),
+              SensorError('depth', 'value', 'depth >= 0 m', '3 of 12 pixels < 0'),
+              ConfigError('dataset.yaml: not valid YAML at line 2')]
+    for error in errors:
+        for rebuilt in (pickle.loads(pickle.dumps(error)), _raised_in_worker(DataLoader, error)):
+            assert type(rebuilt) is type(error) and str(rebuilt) == str(error)
+            if isinstance(error, SensorError):
+                assert [rebuilt.sensor, rebuilt.field, rebuilt.expected, rebuilt.got, rebuilt.path] \
+                    == [error.sensor, error.field, error.expected, error.got, error.path]
+    free = SensorError('a message in no standard form')         # still an error, fields unknown
+    assert str(free) == 'a message in no standard form' and free.sensor is None
+
+
+def _raised_in_worker(loader_type, error):
+    with pytest.raises(type(error)) as info:
+        next(iter(loader_type(_CorruptFrames(error), num_workers=1, batch_size=None)))
+    return info.value
+
+
+def _dataset_with_a_corrupt_frame(tmp: Path):
+    """A generic-layout folder of 3 synthetic frames whose second thermal PNG is random bytes, test
+    and train configs reading it with 2 DataLoader workers, and an untrained checkpoint."""
+    import torch
+    from train_utils import PACK, TINY, tiny_cfg
+
+    from perception.datasets import GenericLayoutWriter
+    from perception.datasets.synthetic import METAINFO, generate_sample
+    from perception.models import build_model
+    with GenericLayoutWriter(str(tmp / 'data'), dict(name='tiny', **METAINFO)) as writer:
+        for i in range(3):
+            writer.write(f'{i:03d}', generate_sample(i, seed=7, split='test', img_size=TINY,
+                                                     conditions=['day']))
+    corrupt = tmp / 'data' / 'thermal' / '001.png'
+    corrupt.write_bytes(np.random.default_rng(0).bytes(999))
+    cfg = tiny_cfg(tmp / 'work', max_iters=2, batch_size=1)
+    dataset = dict(type='GenericMultiSensorDataset', data_root=str(tmp / 'data'),
+                   pipeline=[dict(type='LoadMultiSensorSample'), PACK])
+    for split in ('train', 'test'):
+        cfg[f'{split}_dataloader'].dataset = dataset
+        cfg[f'{split}_dataloader'].num_workers = 2          # as the real-data configs read
+    cfg.train_dataloader.batch_size = 3                     # the first batch holds the corrupt frame
+    cfg.dump(str(tmp / 'config.py'))
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp / 'untrained.pth')
+    return tmp / 'config.py', tmp / 'untrained.pth', corrupt
+
+
+def test_corrupt_frame_in_a_worker_is_one_line(tmp_path):
+    """`perception test` and `perception train` on an on-disk dataset with one corrupt frame, read
+    by DataLoader worker processes: one error line naming sensor, field and file; exit code 2."""
+    config, checkpoint, corrupt = _dataset_with_a_corrupt_frame(tmp_path)
+    expected = ["sensor 'thermal'", "field 'file'", 'unreadable or corrupt', str(corrupt)]
+    assert_input_error(perception('test', config, checkpoint, '--work-dir', tmp_path / 'test'),
+                       *expected)
+    assert_input_error(perception('train', config, '--work-dir', tmp_path / 'train'), *expected)
+
+
 # --- tools/replay_bag.py -------------------------------------------------------------------------------
 def replay(*args, **kwargs):
     return run([sys.executable, str(REPO_ROOT / 'tools' / 'replay_bag.py'), *map(str, args)],
