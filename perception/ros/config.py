@@ -5,19 +5,26 @@ The names are the ROS 2 parameter names (nested YAML keys joined with '.', as rc
 """
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import warnings
-
 import yaml
 
-from perception.contract import SENSORS, renamed_settings
+from perception.contract import SENSORS, ConfigError, renamed_settings
 
 from .outputs import OUTPUTS, OutputOptions
 
 QOS_PRESETS = ('sensor_data', 'default')
+#: Sensors that can be registered onto the colour camera's grid, and their transform parameter.
+REGISTERED_SENSORS = ('thermal', 'depth')
+#: The former single CameraInfo topic (re-stamped onto the outputs): read as the CameraInfo of the
+#: reference sensor (the first enabled one) for one release, with a warning.
+DEPRECATED_CAMERA_INFO = 'topics.camera_info'
+_TRANSFORM_HELP = ('[x, y, z, qx, qy, qz, qw]: the pose of the {s} optical frame in the rgb optical '
+                   'frame (tf2 lookup_transform(rgb_frame, {s}_frame); metres, unit quaternion)')
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,13 @@ class QosSpec:
         raise ValueError(f'QoS preset {name!r}; expected one of {QOS_PRESETS}')
 
 
+REGISTRATION_PARAMETERS = ('registration.thermal_to_rgb', 'registration.depth_to_rgb',
+                           'registration.plane_distance')
+#: Fields written as nested parameters (``topics.*``, ``sync.*``, ``registration.*``...).
+NESTED_FIELDS = ('topics', 'camera_info_topics', 'output_topics', 'node_name', 'slop', 'queue_size',
+                 'thermal_to_rgb', 'depth_to_rgb', 'plane_distance')
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     node_name: str = 'perception_node'
@@ -49,7 +63,14 @@ class NodeConfig:
     topics: Dict[str, str] = field(default_factory=lambda: {
         'rgb': '/camera/color/image_raw', 'thermal': '/thermal/image_raw',
         'depth': '/camera/depth/image_rect_raw'})
-    camera_info_topic: str = ''
+    # sensor_msgs/CameraInfo of each camera ('' = none). The output grid's one is re-stamped onto
+    # the outputs; with registration the rgb one and those of the registered sensors are required.
+    camera_info_topics: Dict[str, str] = field(default_factory=lambda: {s: '' for s in SENSORS})
+    # registration onto the colour camera's grid (perception/sensors/registration.py): a sensor is
+    # registered when its CameraInfo topic and its static transform are both given
+    thermal_to_rgb: Tuple[float, ...] = ()   # [x, y, z, qx, qy, qz, qw], () = not registered
+    depth_to_rgb: Tuple[float, ...] = ()
+    plane_distance: float = math.inf     # metres: thermal pixels without depth lie on this plane
     # outputs
     output_topics: Dict[str, str] = field(default_factory=lambda: {
         'labels': 'perception/labels', 'overlay': 'perception/overlay',
@@ -83,6 +104,59 @@ class NodeConfig:
         QosSpec.preset(self.input_qos)
         QosSpec.preset(self.output_qos)
         self.output_options()   # validates publish / labels_encoding / class_id
+        self._check_registration()
+
+    def _check_registration(self) -> None:
+        unknown = set(self.camera_info_topics) - set(SENSORS)
+        if unknown:
+            raise ConfigError(f'camera info topics: unknown sensors {sorted(unknown)}; expected '
+                              f'topics.<sensor>_camera_info with <sensor> one of {SENSORS}')
+        for name in ('thermal_to_rgb', 'depth_to_rgb'):     # lists (YAML, rclpy arrays) -> tuples
+            object.__setattr__(self, name, _transform(f'registration.{name}', getattr(self, name)))
+        colour = bool(self.topics.get('rgb') or self.camera_info_topics.get('rgb'))
+        for sensor in REGISTERED_SENSORS:
+            transform = self.transform_to_rgb(sensor)
+            name, info = f'registration.{sensor}_to_rgb', f'topics.{sensor}_camera_info'
+            if transform and (len(transform) != 7 or not all(map(math.isfinite, transform))):
+                raise ConfigError(f'{name}: expected 7 finite numbers '
+                                  f'{_TRANSFORM_HELP.format(s=sensor)}, got {list(transform)}')
+            if transform and not self.camera_info_topics.get(sensor):
+                raise ConfigError(f'{name} is set but {info} is empty: registering {sensor} needs '
+                                  f'the CameraInfo topic of the {sensor} camera too')
+            if self.camera_info_topics.get(sensor) and not transform and colour:
+                raise ConfigError(f'{info} is set but {name} is not: to register {sensor} onto the '
+                                  f'colour camera give {name} = {_TRANSFORM_HELP.format(s=sensor)} '
+                                  f'(or leave {info} empty when the {sensor} images are already '
+                                  'registered to the colour camera)')
+        if self.registered_sensors and not self.camera_info_topics.get('rgb'):
+            raise ConfigError(f'registration of {", ".join(self.registered_sensors)} needs '
+                              'topics.rgb_camera_info: the colour camera is the grid everything is '
+                              'registered onto')
+        if not self.plane_distance > 0:
+            raise ConfigError(f'registration.plane_distance: expected metres > 0 (.inf = a distant '
+                              f'scene), got {self.plane_distance}')
+
+    def transform_to_rgb(self, sensor: str) -> Tuple[float, ...]:
+        """The static transform parameter of ``sensor`` (() when not given)."""
+        return {'thermal': self.thermal_to_rgb, 'depth': self.depth_to_rgb}[sensor]
+
+    @property
+    def registered_sensors(self) -> Tuple[str, ...]:
+        """Sensors registered onto the colour grid: a transform is given (and hence a CameraInfo)."""
+        return tuple(s for s in REGISTERED_SENSORS if self.transform_to_rgb(s))
+
+    @property
+    def awaited_camera_infos(self) -> Tuple[str, ...]:
+        """Cameras whose first CameraInfo the registration is built from: rgb and every registered
+        sensor that is enabled (none without registration)."""
+        used = tuple(s for s in self.registered_sensors if s in self.sensors)
+        return ('rgb', *used) if used else ()
+
+    @property
+    def output_camera_info(self) -> str:
+        """The camera whose CameraInfo describes the output grid ('' when none is configured): rgb
+        when it has one (always with registration), else the one camera with a CameraInfo topic."""
+        return next((s for s in SENSORS if self.camera_info_topics.get(s)), '')
 
     @property
     def sensors(self) -> Tuple[str, ...]:
@@ -121,15 +195,23 @@ class NodeConfig:
         flat = renamed_settings(_flatten(params), 'ROS parameters')
         kwargs: Dict[str, Any] = {}
         topics = dict(cls().topics)
+        infos = dict(cls().camera_info_topics)
         outputs = dict(cls().output_topics)
         names = {n for n in cls.parameter_names() if '.' not in n}
+        former_info = flat.pop(DEPRECATED_CAMERA_INFO, None)
         for key, value in flat.items():
-            if key.startswith('topics.'):
-                sensor = key.split('.', 1)[1]
-                if sensor == 'camera_info':
-                    kwargs['camera_info_topic'] = str(value)
-                else:
-                    topics[sensor] = str(value)
+            if key.startswith('topics.') and key.endswith('_camera_info'):
+                sensor = key[len('topics.'):-len('_camera_info')]
+                if sensor not in infos:
+                    raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>_camera_info '
+                                     f'with <sensor> one of {SENSORS}')
+                infos[sensor] = str(value or '')
+            elif key.startswith('topics.'):
+                topics[key.split('.', 1)[1]] = str(value)
+            elif key in ('registration.thermal_to_rgb', 'registration.depth_to_rgb'):
+                kwargs[key.split('.', 1)[1]] = _transform(key, value)
+            elif key == 'registration.plane_distance':
+                kwargs['plane_distance'] = float(value)
             elif key.startswith('output_topics.'):
                 name = key.split('.', 1)[1]
                 if name not in outputs:
@@ -142,17 +224,19 @@ class NodeConfig:
                 kwargs[key] = tuple(value) if key == 'publish' else value
             else:
                 raise ValueError(f'unknown parameter {key!r}; known: {sorted(cls.parameter_names())}')
+        if former_info:
+            _read_former_camera_info(str(former_info), topics, infos)
         if node_name:
             kwargs['node_name'] = node_name
-        return cls(topics=topics, output_topics=outputs, **kwargs)
+        return cls(topics=topics, camera_info_topics=infos, output_topics=outputs, **kwargs)
 
     @classmethod
     def parameter_names(cls) -> Tuple[str, ...]:
         base = cls()
-        plain = [f.name for f in fields(cls)
-                 if f.name not in ('topics', 'output_topics', 'node_name', 'slop', 'queue_size',
-                                   'camera_info_topic')]
-        return tuple(plain + [f'topics.{s}' for s in base.topics] + ['topics.camera_info']
+        plain = [f.name for f in fields(cls) if f.name not in NESTED_FIELDS]
+        return tuple(plain + [f'topics.{s}' for s in base.topics]
+                     + [f'topics.{s}_camera_info' for s in base.camera_info_topics]
+                     + list(REGISTRATION_PARAMETERS)
                      + [f'output_topics.{o}' for o in base.output_topics]
                      + ['sync.slop', 'sync.queue_size'])
 
@@ -160,9 +244,13 @@ class NodeConfig:
         """Flat ROS parameter dict (what ``declare_parameters`` gets in the rclpy layer)."""
         out: Dict[str, Any] = {}
         for name in self.parameter_names():
-            if name.startswith('topics.'):
-                key = name.split('.', 1)[1]
-                out[name] = self.camera_info_topic if key == 'camera_info' else self.topics.get(key, '')
+            if name.endswith('_camera_info'):
+                out[name] = self.camera_info_topics.get(name[len('topics.'):-len('_camera_info')], '')
+            elif name.startswith('topics.'):
+                out[name] = self.topics.get(name.split('.', 1)[1], '')
+            elif name.startswith('registration.'):
+                value = getattr(self, name.split('.', 1)[1])
+                out[name] = list(value) if isinstance(value, tuple) else value
             elif name.startswith('output_topics.'):
                 out[name] = self.output_topics[name.split('.', 1)[1]]
             elif name.startswith('sync.'):
@@ -182,6 +270,35 @@ def load_params_file(path: str | Path, node_name: str = 'perception_node') -> No
         if isinstance(section, dict) and 'ros__parameters' in section:
             return NodeConfig.from_params(section['ros__parameters'], node_name)
     raise ValueError(f'{path}: no "{node_name}: ros__parameters:" section (found: {sorted(doc)})')
+
+
+def _transform(name: str, value: Any) -> Tuple[float, ...]:
+    """A static transform parameter: a list of 7 numbers, or empty / None when not given."""
+    if value is None or (isinstance(value, str) and not value):
+        return ()
+    if isinstance(value, tuple) and all(isinstance(v, float) for v in value):
+        return value
+    if isinstance(value, str) or not hasattr(value, '__len__'):
+        raise ConfigError(f'{name}: expected a list of 7 numbers [x, y, z, qx, qy, qz, qw], got '
+                          f'{value!r}')
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{name}: expected numbers [x, y, z, qx, qy, qz, qw], got '
+                          f'{list(value)!r}') from None
+
+
+def _read_former_camera_info(topic: str, topics: Mapping[str, str], infos: Dict[str, str]) -> None:
+    reference = next((s for s in SENSORS if topics.get(s)), 'rgb')
+    new = f'topics.{reference}_camera_info'
+    if infos.get(reference) and infos[reference] != topic:
+        raise ConfigError(f'both {DEPRECATED_CAMERA_INFO!r} and {new!r} are set; '
+                          f'{DEPRECATED_CAMERA_INFO!r} is the former name of the reference '
+                          f'sensor\'s CameraInfo topic, keep {new!r} only')
+    warnings.warn(f'ROS parameters: {DEPRECATED_CAMERA_INFO!r} is deprecated, use {new!r} (the '
+                  f'CameraInfo of the {reference} camera; the old name is accepted until release '
+                  '0.2)', DeprecationWarning, stacklevel=3)
+    infos[reference] = topic
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:

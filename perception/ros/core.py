@@ -2,6 +2,13 @@
 predictor -> output messages. Transports (rclpy layer, DDS runner, bag replay) only move messages in
 and out; everything observable about the node's behaviour lives here and is tested without ROS.
 
+Registration (docs/registration.md): when thermal and/or depth cameras are registered onto the colour
+camera (``topics.<sensor>_camera_info`` + ``registration.<sensor>_to_rgb``), the core keeps the first
+CameraInfo of each of those cameras and of the colour camera, builds the
+:class:`~perception.sensors.registration.Registration` once all have arrived (a rig is rigid) and warps
+every set onto the colour grid before the predictor, as ``perception infer --calibration`` does; until
+then sets are not run and diagnostics name the CameraInfo topics awaited.
+
 Inputs are rosbags message objects (``typestore.deserialize`` of the CDR payload); outputs go to a
 ``sink(output_name, message)`` with output names ``labels``, ``overlay``, ``detections``, ``depth``,
 ``camera_info`` and ``diagnostics``. Times are seconds on a monotonic clock passed in (``clock``), so
@@ -23,7 +30,7 @@ from perception.contract import SENSORS, SensorError
 from perception.results import PerceptionResult
 
 from .config import NodeConfig
-from .health import SensorHealth, diagnostics_message
+from .health import ERROR, OK, WARN, SensorHealth, diagnostics_message
 from .image_codec import decode_sensor
 from .outputs import result_messages
 from .sync import ApproximateTimeSync, MatchedSet
@@ -88,26 +95,61 @@ class PerceptionCore:
         self.sync = ApproximateTimeSync(config.sensors, int(round(config.slop * 1e9)),
                                         config.queue_size)
         self.worker: LatestOnlyWorker[FrameSet] = LatestOnlyWorker(self.process, logger=self.log)
-        self._camera_info: Optional[Any] = None
+        spec = getattr(predictor, 'spec', None)     # a perception.Predictor's ModelSpec
+        #: 16-bit thermal scaling recorded in the model (None: mono16 / 65535)
+        self.thermal_scaling = getattr(spec, 'thermal_scaling', None)
+        #: thermal outside the thermal camera's view after registration: the normalisation mean,
+        #: which the network sees as 0 (as perception infer and Predictor.prepare fill it)
+        norm = getattr(spec, 'normalization', None)
+        self.thermal_fill = float(norm['thermal']['mean'][0]) if norm else 0.5
+        self.registration: Optional[Any] = None     # perception.sensors.registration.Registration
+        self._camera_infos: Dict[str, Any] = {}      # latest CameraInfo per camera
+        self._registration_infos: Dict[str, Any] = {}   # the first ones, until registration is built
+        self._registration_error = ''
+        self._registration_frame = ''
         self._next_diag_s = now
         self._last_log: Dict[str, float] = {}
         self.counters: Dict[str, float] = {
             **{f'received.{s}': 0 for s in config.sensors},
             **{f'malformed.{s}': 0 for s in config.sensors},
-            'malformed_sets': 0, 'processed': 0, 'predictor_errors': 0, 'output_errors': 0,
+            'malformed_sets': 0, 'awaiting_camera_info': 0, 'processed': 0, 'predictor_errors': 0,
+            'output_errors': 0,
             'last_process_ms': 0.0, 'mean_process_ms': 0.0, 'last_age_ms': 0.0}
 
     # --- lifecycle (live mode: a worker thread runs the predictor) -------------------------------
     def start(self) -> None:
+        """Start the inference worker (live mode): from now on ``on_image``/``tick`` hand the sets
+        they complete to it, and it keeps only the newest one waiting.
+
+        Returns:
+            None. Starting a running worker does nothing.
+        """
         self.worker.start()
 
     def stop(self) -> None:
+        """Stop the inference worker, waiting (up to 5 s) for the set it is processing.
+
+        Returns:
+            None. A set still waiting is discarded; the core can be started again.
+        """
         self.worker.stop()
 
     # --- inputs (thread-safe; called from transport callbacks) -----------------------------------
     def on_image(self, sensor: str, msg: Any) -> List[FrameSet]:
-        """Feed one Image of ``sensor``; return the sets it completes, oldest first (in live mode
-        they also go to the worker, which keeps only the newest)."""
+        """Feed one Image of ``sensor`` (thread-safe: transport callbacks call it).
+
+        Args:
+            sensor: ``'rgb'``, ``'thermal'`` or ``'depth'``; must be enabled in the config.
+            msg: its ``sensor_msgs/Image`` (rosbags message object). A malformed image is counted
+                (``malformed.<sensor>``), logged (throttled) and skipped, never raised.
+
+        Returns:
+            The synchronised sets it completes, oldest first (in live mode they also go to the
+            worker, which keeps only the newest). Empty while registration awaits its CameraInfo.
+
+        Raises:
+            ValueError: ``sensor`` is not enabled.
+        """
         if sensor not in self.config.sensors:
             raise ValueError(f'sensor {sensor!r} is not enabled (enabled: {self.config.sensors})')
         topic = self.config.topics[sensor]
@@ -115,7 +157,8 @@ class PerceptionCore:
             now = self.clock()
             self.counters[f'received.{sensor}'] += 1
             try:
-                frame = decode_sensor(msg, sensor, source=f'{sensor} on {topic}')
+                frame = decode_sensor(msg, sensor, source=f'{sensor} on {topic}',
+                                      thermal_scaling=self.thermal_scaling)
                 stamp = stamp_ns(msg.header)
             except SensorError as err:
                 self.counters[f'malformed.{sensor}'] += 1
@@ -135,13 +178,46 @@ class PerceptionCore:
                 self.worker.submit(frame_set)
         return frame_sets
 
-    def on_camera_info(self, msg: Any) -> None:
+    def on_camera_info(self, sensor: str, msg: Any) -> None:
+        """Feed one CameraInfo of ``sensor``'s camera (thread-safe).
+
+        The latest one of the output grid's camera is re-stamped onto each set's outputs. With
+        registration, the first one of each awaited camera is kept, and once all have arrived the
+        registration is built from them (later ones do not change it: the rig is rigid).
+
+        Args:
+            sensor: the camera it describes (``'rgb'``, ``'thermal'``, ``'depth'``).
+            msg: a ``sensor_msgs/CameraInfo`` (rosbags message object).
+
+        Returns:
+            None. An info that cannot be used for registration is logged, reported in diagnostics
+            and discarded (the next ones are tried), never raised.
+        """
+        if sensor not in SENSORS:
+            raise ValueError(f'camera_info: unknown sensor {sensor!r}; expected one of {SENSORS}')
         with self._lock:
-            self._camera_info = msg
+            self._camera_infos[sensor] = msg
+            awaited = self.config.awaited_camera_infos
+            if self.registration is not None or sensor not in awaited:
+                return
+            self._registration_infos.setdefault(sensor, msg)
+            if set(awaited) <= set(self._registration_infos):
+                self._build_registration()
+
+    def awaiting_camera_info(self) -> List[str]:
+        """Cameras whose CameraInfo the registration still waits for (empty: ready, or none)."""
+        with self._lock:
+            if self.registration is not None:
+                return []
+            return [s for s in self.config.awaited_camera_infos if s not in self._registration_infos]
 
     def tick(self) -> List[FrameSet]:
-        """Periodic housekeeping (a timer at ~10 Hz): stale detection and diagnostics. Returns the set
-        that a sensor going stale completed, if any (live mode: also handed to the worker)."""
+        """Periodic housekeeping (a timer at ~10 Hz): stale detection and diagnostics.
+
+        Returns:
+            The set that a sensor going stale completed, if any (live mode: also handed to the
+            worker); diagnostics are published when their period has passed.
+        """
         with self._lock:
             now = self.clock()
             matched = self._update_health(now)
@@ -157,18 +233,41 @@ class PerceptionCore:
 
     # --- processing ----------------------------------------------------------------------------
     def process(self, frame_set: FrameSet) -> Dict[str, Any]:
-        """Run the predictor on one set and publish its outputs; errors are logged, never raised."""
+        """Run the predictor on one set and publish its outputs through the sink.
+
+        With registration, thermal and depth are first warped onto the colour camera's grid (the
+        outputs are on that grid). Errors (a frame that does not fit its CameraInfo, a failing
+        predictor, a result that does not fit the frame) are counted and logged, never raised.
+
+        Args:
+            frame_set: a set returned by ``on_image`` or ``tick``.
+
+        Returns:
+            The published messages by output name (empty when the set failed).
+        """
         t0 = time.perf_counter()
+        frames, shape = frame_set.frames, next(iter(frame_set.frames.values())).shape[:2]
+        if self.registration is not None:
+            try:
+                on_rgb = self.registration.apply(**frames, thermal_fill=self.thermal_fill)
+            except SensorError as err:
+                with self._lock:
+                    self.counters['malformed_sets'] += 1
+                self._log_throttled(f'registration:{err.sensor}:{err.field}', 'warning',
+                                    f'skipping set stamped {frame_set.stamp_ns} ns: it does not fit '
+                                    f'the registration from CameraInfo: {err}')
+                return {}
+            frames = {s: on_rgb[s] for s in frames}
+            shape = self.registration.color.size
         try:
-            result = self.predictor(**{s: frame_set.frames.get(s) for s in SENSORS})
+            result = self.predictor(**{s: frames.get(s) for s in SENSORS})
         except Exception as err:  # a failing model must not take the node down
             self.counters['predictor_errors'] += 1
             self._log_throttled('predictor', 'error', f'predictor failed on the set stamped '
                                 f'{frame_set.stamp_ns} ns: {type(err).__name__}: {err}')
             return {}
-        shape = next(iter(frame_set.frames.values())).shape[:2]
         try:
-            messages = result_messages(result, frame_set.header, frame_set.frames, shape,
+            messages = result_messages(result, frame_set.header, frames, shape,
                                        self.config.output_options())
         except (ValueError, TypeError) as err:
             self.counters['output_errors'] += 1
@@ -176,7 +275,7 @@ class PerceptionCore:
                                 f'{frame_set.stamp_ns} ns cannot be published: {err}')
             return {}
         with self._lock:
-            info = self._camera_info
+            info = self._camera_infos.get(self.config.output_camera_info)
         if info is not None and self.config.output_topics.get('camera_info'):
             messages['camera_info'] = dataclasses.replace(info, header=frame_set.header)
         for name, message in messages.items():
@@ -191,11 +290,19 @@ class PerceptionCore:
         return messages
 
     def publish_diagnostics(self) -> Any:
+        """Publish one ``diagnostic_msgs/DiagnosticArray`` now: the inputs' summary with every
+        counter, one status per sensor (OK / STALE) and, with registration, one saying whether it
+        is built or which CameraInfo topics it awaits.
+
+        Returns:
+            The message published.
+        """
         with self._lock:
             now = self.clock()
+            extra = [self._registration_status()] if self.config.awaited_camera_infos else []
             msg = diagnostics_message(self.config.node_name, self.health.states(now),
                                       make_header(self.stamp_clock()), self.stats(),
-                                      self.config.topics)
+                                      self.config.topics, extra)
         self.sink('diagnostics', msg)
         return msg
 
@@ -209,6 +316,38 @@ class PerceptionCore:
                     'active_sensors': ','.join(self.sync.active)}
 
     # --- internals -----------------------------------------------------------------------------
+    def _build_registration(self) -> None:
+        from perception.sensors.calibration import registration_from_camera_info
+        infos = self._registration_infos
+        cfg = self.config
+        try:
+            self.registration = registration_from_camera_info(
+                infos['rgb'], infos.get('thermal'), infos.get('depth'),
+                thermal_transform=cfg.thermal_to_rgb if 'thermal' in infos else None,
+                depth_transform=cfg.depth_to_rgb if 'depth' in infos else None,
+                plane_distance=cfg.plane_distance)
+        except ValueError as err:     # ConfigError / SensorError: a CameraInfo it cannot use
+            topics = ', '.join(cfg.camera_info_topics[s] for s in infos)
+            self._registration_error = f'{err} (CameraInfo from {topics}; waiting for new ones)'
+            self._registration_infos = {}
+            self._log_throttled('registration_build', 'error',
+                                f'cannot build the registration: {self._registration_error}')
+            return
+        self._registration_error = ''
+        self._registration_frame = getattr(infos['rgb'].header, 'frame_id', '')
+        self.log.info(f'registration ready: {self.registration}')
+
+    def _registration_status(self) -> tuple:
+        name = 'registration'
+        if self.registration is not None:
+            return OK, name, f'OK: {self.registration}'
+        waiting = [f'{s} ({self.config.camera_info_topics[s]})'
+                   for s in self.config.awaited_camera_infos if s not in self._registration_infos]
+        text = f'AWAITING CameraInfo: {", ".join(waiting)}; sets are not run until it arrives'
+        if self._registration_error:
+            return ERROR, name, f'{text}; the last ones were unusable: {self._registration_error}'
+        return WARN, name, text
+
     def _update_health(self, now: float) -> Optional[MatchedSet]:
         newly_stale = self.health.update(now)
         if not newly_stale:
@@ -227,16 +366,30 @@ class PerceptionCore:
 
     def _to_frame_set(self, matched: MatchedSet, now: float) -> Optional[FrameSet]:
         frames = {s: m.item[0] for s, m in matched.items()}
+        awaited = self.config.awaited_camera_infos
+        if awaited and self.registration is None:
+            self.counters['awaiting_camera_info'] += 1
+            waiting = ', '.join(f'{s} ({self.config.camera_info_topics[s]})' for s in awaited
+                                if s not in self._registration_infos)
+            self._log_throttled('awaiting_camera_info', 'warning',
+                                f'not running the set: registration awaits CameraInfo of {waiting}')
+            return None
         shapes = {s: f.shape[:2] for s, f in frames.items()}
-        if len(set(shapes.values())) > 1:
+        if not awaited and len(set(shapes.values())) > 1:
             self.counters['malformed_sets'] += 1
             detail = ', '.join(f'{s} {h}x{w} ({self.config.topics[s]})' for s, (h, w) in shapes.items())
             self._log_throttled('size_mismatch', 'warning',
-                                f'skipping set: image size mismatch between sensors: {detail}; '
-                                'expected one registered image plane (same height x width)')
+                                f'skipping set: image size mismatch between sensors: {detail} '
+                                '(height x width); without registration every sensor must be on one '
+                                'image plane. To register thermal/depth onto the colour camera set '
+                                'the ROS parameters topics.rgb_camera_info, '
+                                'topics.<sensor>_camera_info and registration.<sensor>_to_rgb '
+                                '([x, y, z, qx, qy, qz, qw]); see docs/ros.md')
             return None
         ref = next(s for s in SENSORS if s in matched)
-        frame_id = self.config.output_frame_id or matched[ref].item[1]
+        # registered outputs lie on the colour camera's grid: its frame, whichever sensor is present
+        frame_id = self.config.output_frame_id or (
+            (self.registration is not None and self._registration_frame) or matched[ref].item[1])
         return FrameSet(frames, {s: m.stamp_ns for s, m in matched.items()},
                         make_header(matched[ref].stamp_ns, frame_id), now)
 

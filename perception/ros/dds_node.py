@@ -31,7 +31,7 @@ class DdsPerceptionNode:
         self.core = PerceptionCore(config, predictor, self._publish, clock=clock, logger=self.log)
         self.publishers: Dict[str, DdsPublisher] = {}
         wanted = set(config.publish) | {'diagnostics'}
-        if config.camera_info_topic:
+        if config.output_camera_info:
             wanted.add('camera_info')
         for name in wanted:
             topic = config.output_topics.get(name)
@@ -41,15 +41,19 @@ class DdsPerceptionNode:
         for sensor in config.sensors:
             self.subscriptions.append(bus.subscribe(
                 config.topics[sensor], IMAGE, self._image_callback(sensor), config.input_qos_spec()))
-        if config.camera_info_topic:
-            self.subscriptions.append(bus.subscribe(config.camera_info_topic, CAMERA_INFO,
-                                                    self.core.on_camera_info,
-                                                    QosSpec.preset('default')))
+        for sensor, topic in config.camera_info_topics.items():
+            if topic:
+                self.subscriptions.append(bus.subscribe(topic, CAMERA_INFO,
+                                                        self._camera_info_callback(sensor),
+                                                        QosSpec.preset('default')))
         self._stop = threading.Event()
         self._ticker: Optional[threading.Thread] = None
 
     def _image_callback(self, sensor: str) -> Callable[[Any], None]:
         return lambda msg: self.core.on_image(sensor, msg)
+
+    def _camera_info_callback(self, sensor: str) -> Callable[[Any], None]:
+        return lambda msg: self.core.on_camera_info(sensor, msg)
 
     def _publish(self, name: str, msg: Any) -> None:
         pub = self.publishers.get(name)

@@ -9,7 +9,8 @@ makes it alive again. After a total outage (no sensor alive) the first message b
 start-up grace for all sensors.
 
 Diagnostics (diagnostic_msgs/DiagnosticArray): one status per sensor (OK, or STALE with the age of the
-last message) and one summary: OK with all sensors, WARN "DEGRADED: ..." with some, ERROR with none.
+last message) and one summary: OK with all sensors, WARN "DEGRADED: ..." with some, ERROR with none;
+the caller may add statuses of its own (the core's registration: built, or which CameraInfo it awaits).
 """
 from __future__ import annotations
 
@@ -81,7 +82,10 @@ def summary_level(states: Mapping[str, SensorState]) -> Tuple[int, str]:
 
 
 def diagnostics_message(node_name: str, states: Mapping[str, SensorState], header: Any,
-                        counters: Mapping[str, Any], topics: Mapping[str, str]) -> Any:
+                        counters: Mapping[str, Any], topics: Mapping[str, str],
+                        extra: Sequence[Tuple[int, str, str]] = ()) -> Any:
+    """The DiagnosticArray; ``extra``: further (level, name, message) statuses, named
+    ``'<node>: <name>'``."""
     status_cls = msg_class('diagnostic_msgs/msg/DiagnosticStatus')
     kv = msg_class('diagnostic_msgs/msg/KeyValue')
     statuses = []
@@ -99,4 +103,7 @@ def diagnostics_message(node_name: str, states: Mapping[str, SensorState], heade
                     kv(key='alive', value=str(st.alive)),
                     kv(key='age_s', value='' if st.age_s is None else f'{st.age_s:.3f}'),
                     kv(key='received', value=str(st.received))]))
+    for lvl, name, text in extra:
+        statuses.append(status_cls(level=lvl, name=f'{node_name}: {name}', message=text,
+                                   hardware_id=node_name, values=[]))
     return msg_class(DIAGNOSTIC_ARRAY)(header=header, status=statuses)

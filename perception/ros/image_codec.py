@@ -6,13 +6,19 @@ and multi-byte pixels may be big-endian (``is_bigendian``); both are honoured on
 produced on encode, so round trips are testable.
 
 Decoded representation (perception/contract.py): rgb uint8 (H, W, 3) RGB order; thermal float32 (H, W)
-in [0, 1] (mono8 / 255, mono16 / 65535); depth float32 (H, W) metres with 0 where invalid (16UC1 is
-millimetres per REP 118, 32FC1 is metres; NaN, inf and negatives become 0). Anything else raises
-:class:`perception.contract.SensorError` naming the sensor/topic, the field and what was expected.
+in [0, 1]: mono8 / 255; mono16 by the model's recorded ``thermal_scaling`` when it has one (the
+``u16_radiometric`` file encoding of ``perception infer``, same function), else / 65535 (``u16_unit``);
+depth float32 (H, W) metres with 0 where invalid: 16UC1 is millimetres (REP 118), 32FC1 metres read by
+REP 117 as ``perception infer`` reads float depth (NaN, -inf, +inf = no reading -> 0; a negative value
+is a malformed frame). Anything else raises :class:`perception.contract.SensorError` naming the
+sensor/topic, the field and what was expected.
+
+``perception.sensors`` (OpenCV, a base dependency) is imported only when a frame needs it (mono16 with
+a scaling, 32FC1), so this module imports on a machine with numpy and rosbags alone.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -36,6 +42,8 @@ SENSOR_ENCODINGS: Dict[str, Tuple[str, ...]] = {
     'depth': ('16UC1', '32FC1'),
 }
 MM_PER_M = 1000.0
+#: The file encoding whose decoder scales 16-bit thermal by the model's thermal_scaling.
+RADIOMETRIC = 'u16_radiometric'
 
 
 def image_to_array(msg: Any, source: str = 'image') -> np.ndarray:
@@ -93,8 +101,20 @@ def array_to_image(array: np.ndarray, encoding: str, header: Any, *, step: Optio
                             is_bigendian=int(bool(is_bigendian)), step=step, data=rows.reshape(-1))
 
 
-def decode_sensor(msg: Any, sensor: str, source: Optional[str] = None) -> np.ndarray:
-    """An Image of ``sensor`` ('rgb' | 'thermal' | 'depth') in the decoded representation."""
+def decode_sensor(msg: Any, sensor: str, source: Optional[str] = None,
+                  thermal_scaling: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+    """An Image of ``sensor`` ('rgb' | 'thermal' | 'depth') in the decoded representation.
+
+    Args:
+        msg: a ``sensor_msgs/Image`` (rosbags message object).
+        sensor: which sensor of the contract it is.
+        source: names the sensor and topic in error messages (default: ``sensor``).
+        thermal_scaling: the model's recorded 16-bit thermal scaling (``ModelSpec.thermal_scaling``,
+            ``perception.sensors.thermal.ThermalScaling`` fields); applied to mono16 thermal.
+
+    Returns:
+        The decoded array (module docstring). Raises ``SensorError`` for a malformed image.
+    """
     where = source or sensor
     if sensor not in SENSOR_ENCODINGS:
         raise ValueError(f'unknown sensor {sensor!r}; expected one of {", ".join(SENSOR_ENCODINGS)}')
@@ -109,13 +129,18 @@ def decode_sensor(msg: Any, sensor: str, source: Optional[str] = None) -> np.nda
     if msg.encoding == 'mono8':
         return pixels.astype(np.float32) / np.float32(255.0)
     if msg.encoding == 'mono16':
-        return pixels.astype(np.float32) / np.float32(65535.0)
+        if thermal_scaling is None:
+            return pixels.astype(np.float32) / np.float32(65535.0)
+        from perception.sensors import get_encoding     # the package registers u16_radiometric
+        from perception.sensors.encodings import Site
+        return get_encoding(RADIOMETRIC, where, 'thermal').from_raw(
+            pixels, Site(where, 'sensor_msgs/Image mono16'), thermal_scaling=thermal_scaling)
     if msg.encoding == '16UC1':
         return pixels.astype(np.float32) / np.float32(MM_PER_M)
-    # 32FC1 metres: invalid readings are NaN/inf in ROS depth drivers; the contract uses 0.
-    depth = pixels.astype(np.float32, copy=True)
-    depth[~np.isfinite(depth) | (depth < 0)] = 0.0
-    return depth
+    # 32FC1 metres, REP 117: NaN / -inf / +inf are "no reading" (0 in the contract); negative values
+    # are not depth: SensorError with the count of bad pixels, as perception infer reports them.
+    from perception.sensors.encodings import float_depth
+    return float_depth(pixels, where)
 
 
 def encode_sensor(value: np.ndarray, sensor: str, encoding: str, header: Any, **kwargs: Any) -> Any:

@@ -54,8 +54,22 @@ def resolve_config(config: NodeConfig, available: Dict[str, tuple]) -> NodeConfi
         listing = ', '.join(f'{t} ({m[0]})' for t, m in sorted(available.items()))
         raise ValueError(f'replay: none of the sensor topics {dict(config.topics)} is in the bag; '
                          f'it holds: {listing}')
-    info = config.camera_info_topic if config.camera_info_topic in available else ''
-    return dataclasses.replace(config, topics=topics, camera_info_topic=info)
+    # a sensor missing from the bag is not registered either
+    gone = [s for s in ('thermal', 'depth') if config.topics.get(s) and not topics[s]]
+    infos = {s: ('' if s in gone else t) for s, t in config.camera_info_topics.items()}
+    config = dataclasses.replace(config, topics=topics, camera_info_topics=infos,
+                                 **{f'{s}_to_rgb': () for s in gone})
+    for sensor, topic in config.camera_info_topics.items():
+        if topic and topic not in available:
+            if sensor in config.awaited_camera_infos:
+                raise ValueError(f'replay: registration needs the {sensor} CameraInfo, but '
+                                 f'{topic} (topics.{sensor}_camera_info) is not in the bag')
+            log.warning(f'replay: CameraInfo topic {topic} is not in the bag; outputs go without it')
+            infos[sensor] = ''
+        elif topic and available[topic][0] != ts.CAMERA_INFO:
+            raise ValueError(f'replay: {sensor} CameraInfo topic {topic} holds {available[topic][0]}, '
+                             f'expected {ts.CAMERA_INFO}')
+    return dataclasses.replace(config, camera_info_topics=infos)
 
 
 def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn,
@@ -72,7 +86,8 @@ def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn
                 writer.write(_absolute(topic), OUTPUT_TYPES[name], now_ns[0], msg)
 
         core = None
-        wanted = set(by_topic) | ({config.camera_info_topic} if config.camera_info_topic else set())
+        info_of = {topic: sensor for sensor, topic in config.camera_info_topics.items() if topic}
+        wanted = set(by_topic) | set(info_of)
         for bag_msg in read_messages(in_path, wanted):
             now_ns[0] = bag_msg.log_time_ns
             if core is None:   # created at the first message: its start-up grace is in bag time
@@ -87,8 +102,8 @@ def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn
                 log.warning(f'replay: {bag_msg.topic} at {bag_msg.log_time_ns} ns: cannot decode as '
                             f'{bag_msg.msgtype}: {err}')
                 continue
-            if bag_msg.topic == config.camera_info_topic:
-                core.on_camera_info(msg)
+            if bag_msg.topic in info_of:
+                core.on_camera_info(info_of[bag_msg.topic], msg)
                 continue
             sensor = by_topic[bag_msg.topic]
             report.input_messages[sensor] += 1

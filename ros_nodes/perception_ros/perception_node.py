@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from typing import Any, Dict, List, Optional
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2DArray
 
 from perception.ros import typestore as ts
-from perception.ros.config import NodeConfig, QosSpec
+from perception.contract import DEPRECATED_SETTING_NAMES
+from perception.ros.config import DEPRECATED_CAMERA_INFO, NodeConfig, QosSpec
 from perception.ros.core import PerceptionCore, counters_summary
 from perception.ros.outputs import OUTPUT_TYPES
 from perception.ros.predictor_factory import build_predictor
@@ -36,6 +39,11 @@ from perception.ros.predictor_factory import build_predictor
 ROS_TYPES = {ts.IMAGE: Image, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
              ts.DIAGNOSTIC_ARRAY: DiagnosticArray}
 TICK_PERIOD_S = 0.1
+#: Former parameter names, declared (without a value) so that a params file still using them reaches
+#: NodeConfig.from_params, which reads them as the new names with a warning; undeclared, rclpy would
+#: drop them without a word.
+FORMER_PARAMETERS = tuple(old for old, new in DEPRECATED_SETTING_NAMES.items()
+                          if new in NodeConfig.parameter_names()) + (DEPRECATED_CAMERA_INFO,)
 
 
 def qos_profile(spec: QosSpec) -> QoSProfile:
@@ -51,7 +59,14 @@ class PerceptionNode(Node):
     def __init__(self, node_name: str = 'perception_node', **kwargs: Any):
         super().__init__(node_name, **kwargs)
         for name, value in NodeConfig().to_params().items():
-            self.declare_parameter(name, value)
+            if isinstance(value, list) and not value:
+                # no value by default (a static transform): rclpy cannot infer the type of [], so
+                # the parameter takes whatever array the params file gives
+                self._declare_unset(name)
+            else:
+                self.declare_parameter(name, value)
+        for name in FORMER_PARAMETERS:
+            self._declare_unset(name)
         self.core: Optional[PerceptionCore] = None
         self._pubs: Dict[str, Any] = {}
         self._subs: List[Any] = []
@@ -72,20 +87,22 @@ class PerceptionNode(Node):
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         try:
             self._activate_inputs()
+            # activates the lifecycle publishers; inside the try, so that a failure there is
+            # logged and undone too
+            return super().on_activate(state)
         except Exception as err:  # e.g. an invalid topic name: back to inactive, nothing subscribed
             self._failed('activate', err)
             self._teardown_inputs()
             return TransitionCallbackReturn.FAILURE
-        return super().on_activate(state)
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         try:
             self._teardown_inputs()
             self.get_logger().info(counters_summary(self.core.stats()))
+            return super().on_deactivate(state)
         except Exception as err:
             self._failed('deactivate', err)
             return TransitionCallbackReturn.ERROR      # error processing releases everything
-        return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         self._release()
@@ -103,13 +120,23 @@ class PerceptionNode(Node):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def _declare_unset(self, name: str) -> None:
+        self.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True))
+
     def _configure(self) -> None:
         params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
-        config = NodeConfig.from_params(params, self.get_name())
+        # former names only when the params file (or a command line) set them
+        params.update({name: value for name in FORMER_PARAMETERS
+                       if (value := self.get_parameter(name).value) is not None})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', DeprecationWarning)
+            config = NodeConfig.from_params(params, self.get_name())
+        for warning in caught:          # into the ROS log, where a user of the node looks
+            self.get_logger().warning(str(warning.message))
         predictor = build_predictor(config.model_path, config.backend, config.score_thr,
                                     config.iou_thr)
         names = set(config.publish) | {'diagnostics'}
-        if config.camera_info_topic:
+        if config.output_camera_info:
             names.add('camera_info')
         for name in sorted(names):
             topic = config.output_topics.get(name)
@@ -126,10 +153,11 @@ class PerceptionNode(Node):
             self._subs.append(self.create_subscription(
                 Image, config.topics[sensor], self._raw_image_callback(sensor),
                 qos_profile(config.input_qos_spec()), raw=True))
-        if config.camera_info_topic:
-            self._subs.append(self.create_subscription(
-                CameraInfo, config.camera_info_topic, self._raw_camera_info,
-                qos_profile(QosSpec.preset('default')), raw=True))
+        for sensor, topic in config.camera_info_topics.items():
+            if topic:
+                self._subs.append(self.create_subscription(
+                    CameraInfo, topic, self._raw_camera_info(sensor),
+                    qos_profile(QosSpec.preset('default')), raw=True))
         self.core.start()
         self._timer = self.create_timer(TICK_PERIOD_S, self.core.tick)
 
@@ -151,14 +179,19 @@ class PerceptionNode(Node):
             core.on_image(sensor, msg)
         return callback
 
-    def _raw_camera_info(self, raw: bytes) -> None:
-        core = self.core
-        if core is None:
-            return
-        try:
-            core.on_camera_info(ts.deserialize(raw, ts.CAMERA_INFO))
-        except Exception as err:
-            self.get_logger().warning(f'camera_info: cannot decode sensor_msgs/CameraInfo: {err}')
+    def _raw_camera_info(self, sensor: str):
+        def callback(raw: bytes) -> None:
+            core = self.core
+            if core is None:
+                return
+            try:
+                msg = ts.deserialize(raw, ts.CAMERA_INFO)
+            except Exception as err:
+                self.get_logger().warning(f'{sensor} camera_info: cannot decode '
+                                          f'sensor_msgs/CameraInfo: {err}')
+                return
+            core.on_camera_info(sensor, msg)
+        return callback
 
     def _publish(self, name: str, msg: Any) -> None:
         pub = self._pubs.get(name)

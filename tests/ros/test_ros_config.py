@@ -23,14 +23,19 @@ def test_params_yaml_loads_and_documents_every_parameter():
     def flat(d, prefix=''):
         for k, v in d.items():
             yield from flat(v, f'{prefix}{k}.') if isinstance(v, dict) else [f'{prefix}{k}']
-    assert set(flat(section)) == set(NodeConfig.parameter_names())
+    # Parameters without a default (the static transforms) are shown as commented examples: rcl's
+    # parameter file parser has no empty array.
+    examples = {f'registration.{k}' for k in re.findall(r'^ +# (\w+): \[', PARAMS.read_text(), re.M)}
+    assert examples == {'registration.thermal_to_rgb', 'registration.depth_to_rgb'}
+    assert all(NodeConfig().to_params()[name] == [] for name in examples)
+    assert set(flat(section)) | examples == set(NodeConfig.parameter_names())
 
 
 def test_from_params_round_trip_and_overrides():
     config = NodeConfig.from_params({
-        'topics': {'rgb': '/cam/rgb', 'thermal': '', 'camera_info': '/cam/info'},
+        'topics': {'rgb': '/cam/rgb', 'thermal': '', 'rgb_camera_info': '/cam/info'},
         'sync': {'slop': 0.02, 'queue_size': 4}, 'publish': ['detections'], 'stale_timeout': 1.5})
-    assert config.sensors == ('rgb', 'depth') and config.camera_info_topic == '/cam/info'
+    assert config.sensors == ('rgb', 'depth') and config.camera_info_topics['rgb'] == '/cam/info'
     assert (config.slop, config.queue_size, config.stale_timeout) == (0.02, 4, 1.5)
     assert NodeConfig.from_params(config.to_params()) == config
     assert config.input_qos_spec() == QosSpec('best_effort', 5, 'volatile')

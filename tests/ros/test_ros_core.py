@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from core_harness import PERIOD_S, FailsFirst, Harness, log_an_error_and_a_warning
-from ros_testkit import ToyPredictor, synthetic_frame
+from ros_testkit import ToyPredictor, camera_info, synthetic_frame
 
 from perception.ros import typestore as ts
 from perception.ros.health import ERROR, OK, STALE, WARN
@@ -149,8 +149,11 @@ def test_malformed_messages_are_logged_counted_and_skipped(caplog):
     sets = h.core.on_image('rgb', rgb_small) + h.core.on_image('thermal', msgs['thermal'])
     sets += h.core.on_image('depth', msgs['depth'])
     assert sets == [] and h.core.stats()['malformed_sets'] == 1
-    assert any('size mismatch between sensors: rgb 48x64' in r.message and 'thermal 96x128' in
-               r.message for r in caplog.records)
+    mismatch = [r.message for r in caplog.records if 'size mismatch between sensors' in r.message]
+    assert 'rgb 48x64' in mismatch[0] and 'thermal 96x128' in mismatch[0]
+    # how to fix it in ROS (parameter names), not the command line's --calibration
+    assert 'topics.rgb_camera_info' in mismatch[0] and 'registration.<sensor>_to_rgb' in mismatch[0]
+    assert '--calibration' not in mismatch[0]
     # and the node goes on
     assert len(h.frame(3)) == 1 and h.core.stats()['processed'] == 2
 
@@ -198,14 +201,8 @@ def test_an_error_and_a_warning_in_either_order_keep_an_rclpy_style_logger_worki
 
 
 def test_camera_info_is_passed_through_with_the_output_stamp():
-    h = Harness(camera_info_topic='/camera/color/camera_info')
-    info = ts.msg_class(ts.CAMERA_INFO)(
-        header=ts.header(1, 'x'), height=96, width=128, distortion_model='plumb_bob',
-        d=np.zeros(5), k=np.eye(3).reshape(-1), r=np.eye(3).reshape(-1),
-        p=np.zeros(12), binning_x=0, binning_y=0,
-        roi=ts.msg_class('sensor_msgs/msg/RegionOfInterest')(x_offset=0, y_offset=0, height=0,
-                                                             width=0, do_rectify=False))
-    h.core.on_camera_info(info)
+    h = Harness(camera_info_topics={'rgb': '/camera/color/camera_info'})
+    h.core.on_camera_info('rgb', camera_info(128, 96, 100.0, 'x'))
     h.frame(0)
     out = h.outputs('camera_info')[-1]
     assert ts.stamp_ns(out.header) == ts.stamp_ns(h.outputs('labels')[-1].header)

@@ -82,9 +82,19 @@ def test_depth_units_and_invalid_pixels():
     mm = decode_sensor(array_to_image(np.array([[0, 1500, 65535]], np.uint16), '16UC1',
                                       ts.header(0)), 'depth')
     np.testing.assert_allclose(mm, [[0, 1.5, 65.535]], rtol=1e-6)
-    raw = np.array([[np.nan, np.inf, -1.0, 2.25]], np.float32)
+    # REP 117: NaN = no reading, -inf = too close, +inf = too far: all "no depth" (0), no error
+    raw = np.array([[np.nan, np.inf, -np.inf, 2.25]], np.float32)
     m = decode_sensor(array_to_image(raw, '32FC1', ts.header(0)), 'depth')
     np.testing.assert_array_equal(m, [[0, 0, 0, 2.25]])
+
+
+def test_negative_float_depth_is_a_malformed_frame_naming_the_bad_pixels():
+    """A negative 32FC1 value is no depth (inverse depth, disparity, a sign error): the frame is
+    refused with the count of bad pixels, as perception infer refuses such a file (float_depth)."""
+    raw = np.array([[-1.0, 2.0, -0.5], [np.nan, 1.0, 3.0]], np.float32)
+    with pytest.raises(SensorError, match=r"'depth on /d', field 'value'.*2 of 6 pixels < 0") as err:
+        decode_sensor(array_to_image(raw, '32FC1', ts.header(0)), 'depth', 'depth on /d')
+    assert 'REP 117' in str(err.value)
 
 
 @pytest.mark.parametrize('sensor,encoding', [('rgb', 'rgb8'), ('rgb', 'bgr8'), ('thermal', 'mono8'),

@@ -56,6 +56,8 @@ def user_params_file(path: Path, **fields: Any) -> Path:
     key = next(iter(yaml.safe_load(PARAMS.read_text())))
     nested: Dict[str, Any] = {}
     for name, value in NodeConfig(**fields).to_params().items():
+        if value == []:          # unset (a static transform): rcl's parameter files have no []
+            continue
         *groups, leaf = name.split('.')
         node = nested
         for group in groups:
