@@ -26,6 +26,9 @@ from perception.datasets.synthetic.sensors import depth_reading, expose, radianc
 from perception.sensors.encodings import get_encoding
 from perception.sensors.registration import (Registration, ThermalCalibration, register_depth,
                                              reproject)
+from perception.visualization.maps import (depth_colormap, depth_range_of, draw_depth_legend,
+                                           thermal_colormap)
+from perception.visualization.panels import ABSENT_GREY, label, save_rgb
 
 CAMERAS = dict(
     rgb=RigCamera((240, 320), hfov_deg=70, mount_height=1.20, pitch_deg=4.0, x=0.0),
@@ -61,59 +64,45 @@ def measure(seed: int):
                 agree=agree, full=full)
 
 
-def _depth_rgb(depth: np.ndarray, top: float = 30.0) -> np.ndarray:
-    valid = depth > 0
-    bgr = cv2.applyColorMap(((1 - np.clip(depth / top, 0, 1)) * 255).astype(np.uint8),
-                            cv2.COLORMAP_TURBO)
-    bgr[~valid] = 0
-    return bgr
-
-
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    out = cv2.copyMakeBorder(img, 18, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    cv2.putText(out, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    return out
-
-
 def _fit(img: np.ndarray, size) -> np.ndarray:
     """Centre a smaller image on a grey canvas of the colour camera's size (true pixel scale)."""
     h, w = size
-    canvas = np.full((h, w, 3), 200, np.uint8)
+    canvas = np.full((h, w, 3), ABSENT_GREY, np.uint8)
     y, x = (h - img.shape[0]) // 2, (w - img.shape[1]) // 2
     canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
     return canvas
 
 
 def picture(m: dict, out: Path) -> None:
+    """Top: the three cameras as they see the scene; bottom: the colour camera's true labels, and
+    thermal and depth registered onto its grid. Depth near = warm, far = cool, linear in metres
+    over one range for both depth tiles, printed on each; thermal in inferno, not rescaled."""
     views, models = m['views'], m['models']
     rgb = expose(radiance(views['rgb'], m['scene'].lighting), m['scene'].lighting,
-                 np.random.default_rng(0))[:, :, ::-1]
+                 np.random.default_rng(0))
     thermal = thermal_image(views['thermal'].temperature, np.random.default_rng(0))
     on_rgb = m['full'].apply(rgb=rgb, thermal=thermal, depth=m['depth'], thermal_fill=0.0)
-    lo, hi = np.percentile(thermal, (1, 99))             # display contrast only
-
-    def stretch(t):
-        return np.round(np.clip((t - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-    t8 = stretch(on_rgb['thermal'])
-    hot = cv2.applyColorMap(t8, cv2.COLORMAP_INFERNO)
+    hot = thermal_colormap(on_rgb['thermal'], 'inferno')
     blend = np.where(on_rgb['thermal_valid'][..., None],
                      (0.45 * rgb + 0.55 * hot).astype(np.uint8), rgb)
     edges = cv2.Canny(views['rgb'].label, 0, 0) > 0          # colour camera's true object edges
     blend[edges] = (255, 255, 255)
     reg_depth = register_depth(m['depth'], models['depth'], models['rgb'], m['to_rgb']['depth'])
-    depth_panel = _depth_rgb(reg_depth)
+    depth_range = depth_range_of(m['depth'], reg_depth)
+    depth_panel = depth_colormap(reg_depth, depth_range, legend=False)
     depth_panel[edges] = (255, 255, 255)
-    raw_t = cv2.applyColorMap(stretch(thermal), cv2.COLORMAP_INFERNO)
+    draw_depth_legend(depth_panel, depth_range)
     size = CAMERAS['rgb'].size
-    top = np.hstack([_label(rgb, 'colour 320x240 (reference)'),
-                     _label(_fit(raw_t, size), 'thermal 160x128, 50 deg, 10 cm left'),
-                     _label(_fit(_depth_rgb(m['depth']), size), 'depth 240x180, 80 deg, 8 cm right')])
-    seg = np.asarray(PALETTE, np.uint8)[views['rgb'].label][:, :, ::-1]
-    bottom = np.hstack([_label(seg, 'colour camera: true labels'),
-                        _label(blend, 'thermal registered (white: true edges)'),
-                        _label(depth_panel, 'depth registered, holes stay black')])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), np.vstack([top, bottom]))
+    top = np.hstack([label(rgb, 'colour 320x240 (reference)'),
+                     label(_fit(thermal_colormap(thermal, 'inferno'), size),
+                           'thermal 160x128, 50 deg, 10 cm left'),
+                     label(_fit(depth_colormap(m['depth'], depth_range), size),
+                           'depth 240x180, 80 deg, 8 cm right')])
+    seg = np.asarray(PALETTE, np.uint8)[views['rgb'].label]
+    bottom = np.hstack([label(seg, 'colour camera: true labels'),
+                        label(blend, 'thermal registered (white: true edges)'),
+                        label(depth_panel, 'depth registered, holes stay black')])
+    save_rgb(out, np.vstack([top, bottom]))
 
 
 def timing(repeats: int = 5) -> None:

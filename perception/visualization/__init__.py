@@ -1,7 +1,8 @@
 """Every picture the package draws, one convention each:
 
-* ``colors``: the class palette and the background to draw on (numpy only: the ROS node imports it
-  without OpenCV, and a class has the same colour in RViz as in ``perception infer`` overlays);
+* ``colors``: the class palette, thermal grey levels and the background to draw on (numpy only on
+  import: the ROS node imports it without OpenCV, and a class has the same colour in RViz as in
+  ``perception infer`` overlays; a depth-only background loads ``maps``);
 * ``overlay``: segmentation colours blended over a frame and box outlines (numpy only), plus each
   box's class name and score for people (``draw_result``);
 * ``maps``: sensor values as colours. Depth: turbo, **near = warm (red), far = cool (blue), linear in

@@ -1,7 +1,8 @@
 """The class palette and the background every overlay is drawn on (CLI, demo, Runner visualiser, ROS
 node, gate maps).
 
-numpy only: the ROS node core imports this without OpenCV or torch, and one palette means a class has
+numpy only on import: the ROS node core imports this without OpenCV or torch (OpenCV, a base
+dependency, is loaded only to draw a frame that has depth alone), and one palette means a class has
 the same colour in RViz as in ``perception infer`` overlays.
 """
 from __future__ import annotations
@@ -25,16 +26,33 @@ def palette(num_colors: int) -> np.ndarray:
     return np.rint(table * 255).astype(np.uint8)
 
 
+def thermal_grey(thermal: np.ndarray) -> np.ndarray:
+    """Thermal relative intensity in [0, 1] as (H, W) uint8 grey levels (0 black, 1 white), never
+    rescaled per frame; NaN reads as 0."""
+    value = np.rint(np.clip(np.nan_to_num(np.asarray(thermal, np.float32)), 0, 1) * 255)
+    return value.astype(np.uint8)
+
+
 def base_image(rgb: Optional[np.ndarray], thermal: Optional[np.ndarray],
                depth: Optional[np.ndarray], shape: Tuple[int, ...]) -> np.ndarray:
-    """RGB uint8 background to draw on: the RGB frame, else thermal as grey, else depth scaled to
-    grey, else black."""
+    """RGB uint8 background to draw on, from the sensors a frame has.
+
+    Args:
+        rgb: (H, W, 3) uint8 RGB, or None.
+        thermal: (H, W) relative intensity in [0, 1], or None.
+        depth: (H, W) metres, 0 = no reading, or None.
+        shape: (H, W, ...) of the frame, for the black background when nothing is drawable.
+
+    Returns:
+        (H, W, 3) uint8: the RGB frame; else thermal as grey (``thermal_grey``);
+        else depth in the package's one depth convention (``maps.depth_colormap``: near warm, far
+        cool, linear in metres, its range printed); else black.
+    """
     if rgb is not None:
         return rgb.copy()
     if thermal is not None:
-        grey = np.clip(thermal * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+        return np.repeat(thermal_grey(thermal)[..., None], 3, axis=2)
     if depth is not None and np.any(depth > 0):
-        grey = np.clip(depth / float(depth.max()) * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+        from .maps import depth_colormap   # OpenCV, imported only when a frame has depth alone
+        return depth_colormap(depth)
     return np.zeros(tuple(shape[:2]) + (3, ), np.uint8)

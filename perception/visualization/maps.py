@@ -15,6 +15,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .colors import thermal_grey
 from .text import put_text
 
 DepthRange = Tuple[float, float]
@@ -95,8 +96,7 @@ def depth_colour_bar(height: int, depth_range: DepthRange, width: int = 44,
 
 def thermal_colormap(thermal: np.ndarray, colormap: str = 'grey') -> np.ndarray:
     """Thermal in [0, 1] as RGB uint8: ``'grey'`` (0 black, 1 white) or ``'inferno'``."""
-    value = np.rint(np.clip(np.nan_to_num(np.asarray(thermal, np.float32)), 0, 1) * 255)
-    value = value.astype(np.uint8)
+    value = thermal_grey(thermal)
     if colormap == 'grey':
         return np.repeat(value[..., None], 3, axis=2)
     if colormap == 'inferno':
