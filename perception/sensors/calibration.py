@@ -31,12 +31,13 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 import yaml
 
-from perception.contract import ConfigError
+from perception.contract import SENSORS, ConfigError
 
 from .cameras import CameraModel, Rigid, matrix_values
 from .registration import Registration, ThermalCalibration
 
-SECTIONS = ('rgb', 'thermal', 'depth')
+#: one section per sensor, in the contract's order
+SECTIONS = SENSORS
 _SENSOR_KEYS = ('camera_info', 'transform_to_rgb', 'plane_distance', 'homography')
 _CAMERA_KEYS = ('image_width', 'image_height', 'width', 'height', 'camera_name', 'camera_matrix',
                 'k', 'K', 'distortion_model', 'distortion_coefficients', 'd', 'D',
