@@ -75,7 +75,8 @@ def test_metadata_round_trips(nano_export):
     classes = Config.fromfile(str(NANO_CONFIG)).model.num_classes
     assert len(spec.seg_classes) == classes['seg'] and len(spec.det_classes) == classes['det']
     assert spec.normalization['rgb']['mean'] == (123.675, 116.28, 103.53)
-    # thresholds come from the config's det head (nms=dict(k=100, score_thr=0.05, iou_thr=0.6))
+    # thresholds come from the config's det head
+    # (nms=dict(max_det=100, score_thr=0.05, iou_thr=0.6, pre_nms_topk=1000))
     assert (spec.max_det, spec.score_thr, spec.iou_thr, spec.pre_nms_topk) == (100, 0.05, 0.6, 1000)
 
 
