@@ -380,32 +380,52 @@ def replay(*args, **kwargs):
                **kwargs)
 
 
-def _image_bag(path: Path) -> Path:
-    """One colour image on the node's default colour topic."""
+def _write_bag(path: Path, messages) -> Path:
+    """A rosbag2 (sqlite3, as ``ros2 bag record`` writes by default) holding ``messages``:
+    (topic, type, message object or raw CDR bytes), one per 10 ms of bag time."""
     from rosbags.rosbag2 import Writer
 
     from perception.ros import typestore as ts
-    from perception.ros.config import NodeConfig
-    from perception.ros.image_codec import array_to_image
-    store, topic = ts.typestore(), NodeConfig().topics['rgb']
     with Writer(path, version=8) as writer:
-        conn = writer.add_connection(topic, ts.IMAGE, typestore=store)
-        msg = array_to_image(np.zeros((48, 64, 3), np.uint8), 'bgr8', ts.header(10**18, 'camera'))
-        writer.write(conn, 10**18, ts.serialize(msg, ts.IMAGE))
+        connections = {}
+        for i, (topic, msgtype, msg) in enumerate(messages):
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msgtype, typestore=ts.typestore())
+            cdr = msg if isinstance(msg, bytes) else ts.serialize(msg, msgtype)
+            writer.write(connections[topic], 10**18 + i * 10**7, cdr)
     return path
 
 
-def test_replay_bag_input_errors(model, tmp_path, real_root):
-    talker = real_root / 'rosbag2_talker'          # a real bag without image topics
-    images = _image_bag(tmp_path / 'images')
-    (tmp_path / 'junk.mcap').write_bytes(b'junk')
-    (tmp_path / 'exists').mkdir()
-    (tmp_path / 'corrupt.onnx').write_bytes(b'not a graph')
+def _image(stamp_ns=10**18):
+    from perception.ros import typestore as ts
+    from perception.ros.image_codec import array_to_image
+    return array_to_image(np.zeros((48, 64, 3), np.uint8), 'bgr8', ts.header(stamp_ns, 'camera'))
+
+
+def _rgb_topic():
+    from perception.ros.config import NodeConfig
+    return NodeConfig().topics['rgb']
+
+
+def _image_bag(path: Path) -> Path:
+    """One colour image on the node's default colour topic."""
+    from perception.ros import typestore as ts
+    return _write_bag(path, [(_rgb_topic(), ts.IMAGE, _image())])
+
+
+def _talker_bag(path: Path) -> Path:
+    """A bag without image topics, like ros2/rosbag2's talker recording: std_msgs/String on /topic."""
+    from perception.ros import typestore as ts
+    string = ts.msg_class('std_msgs/msg/String')
+    return _write_bag(path, [('/topic', 'std_msgs/msg/String', string(data=f'Hello World: {i}'))
+                             for i in range(3)])
+
+
+def _replay_error_cases(talker: Path, tmp_path: Path, model):
+    """(replay arguments, fragments of the error line) on a bag without image topics."""
     out = tmp_path / 'out'
-    cases = [
-        ([tmp_path / 'nothere.mcap', '--out', out, '--model', model], ['no such bag']),
+    return [
         ([talker, '--out', tmp_path / 'exists', '--model', model], ['exists']),
-        ([tmp_path / 'junk.mcap', '--out', out, '--model', model], ['not a readable rosbag2']),
         ([talker, '--out', out, '--model', model], ['none of the sensor topics', '/topic']),
         ([talker, '--out', out, '--model', model, '--topics', 'lidar=/x'], ['--topics']),
         ([talker, '--out', out, '--model', tmp_path / 'missing.onnx', '--topics', 'rgb=/topic'],
@@ -413,6 +433,20 @@ def test_replay_bag_input_errors(model, tmp_path, real_root):
         ([talker, '--out', out, '--model', tmp_path / 'nothere.onnx', '--topics', 'rgb=',
           'thermal=', 'depth=/topic'], ['depth topic /topic holds']),
         ([talker, '--out', out, '--params', tmp_path / 'none.yaml'], ['none.yaml']),
+    ]
+
+
+def test_replay_bag_input_errors(model, tmp_path):
+    """Every input error of tools/replay_bag.py, on bags written here: one line, exit code 2."""
+    talker = _talker_bag(tmp_path / 'talker')
+    images = _image_bag(tmp_path / 'images')
+    (tmp_path / 'junk.mcap').write_bytes(b'junk')
+    (tmp_path / 'exists').mkdir()
+    (tmp_path / 'corrupt.onnx').write_bytes(b'not a graph')
+    out = tmp_path / 'out'
+    cases = _replay_error_cases(talker, tmp_path, model) + [
+        ([tmp_path / 'nothere.mcap', '--out', out, '--model', model], ['no such bag']),
+        ([tmp_path / 'junk.mcap', '--out', out, '--model', model], ['not a readable rosbag2']),
         ([images, '--out', out, '--model', tmp_path / 'corrupt.onnx'],
          ['corrupt.onnx', 'cannot be loaded']),
         ([images, '--out', out, '--model', tmp_path / 'missing.onnx'], ['missing.onnx']),
@@ -423,3 +457,29 @@ def test_replay_bag_input_errors(model, tmp_path, real_root):
     assert not out.exists()
     proc = replay(tmp_path / 'nothere.mcap', '--out', out, '--debug')
     assert proc.returncode == 2 and 'Traceback' in proc.stderr
+
+
+def test_replay_bag_errors_on_the_real_talker_bag(model, tmp_path, real_root):
+    """The same errors on a bag recorded by ROS 2 tooling (ros2/rosbag2's talker test bag)."""
+    (tmp_path / 'exists').mkdir()
+    for args, fragments in _replay_error_cases(real_root / 'rosbag2_talker', tmp_path, model):
+        assert_input_error(replay(*args), *fragments)
+    assert not (tmp_path / 'out').exists()
+
+
+def test_replay_bag_skips_malformed_messages(model, tmp_path):
+    """A bag with a malformed image (data shorter than step x height) and a message whose CDR does
+    not decode, between good images: the replay counts and logs each, processes the rest, exit 0."""
+    from perception.ros import typestore as ts
+    short = _image(10**18 + 10**7)
+    short.data = short.data[:100]
+    bag = _write_bag(tmp_path / 'in', [(_rgb_topic(), ts.IMAGE, msg) for msg in (
+        _image(10**18), short, b'\x00\x01\x00\x00junk', _image(10**18 + 3 * 10**7))])
+    proc = replay(bag, '--out', tmp_path / 'out', '--model', model)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    summary = json.loads(proc.stdout[proc.stdout.index('{'):])
+    assert summary['malformed']['malformed.rgb'] == 1 and summary['undecodable'] == 1
+    assert summary['input_messages'] == {'rgb': 3} and summary['sets'] == 2
+    assert 'skipping malformed message' in proc.stderr and 'cannot decode' in proc.stderr
+    assert "field 'data'" in proc.stderr
