@@ -18,6 +18,15 @@ DEFAULT_INPUT_SIZE = (256, 320)
 
 
 def input_size_of(cfg, input_size: Optional[Sequence[int]] = None) -> Tuple[int, int]:
+    """The (H, W) a config's model runs at.
+
+    Args:
+        cfg: mmengine ``Config`` (its top-level ``input_size`` is read).
+        input_size: an explicit (H, W) that wins over the config.
+
+    Returns:
+        ``(H, W)`` as ints: ``input_size``, else the config's, else ``DEFAULT_INPUT_SIZE``.
+    """
     size = input_size or cfg.get('input_size') or DEFAULT_INPUT_SIZE
     h, w = (int(v) for v in size)
     return h, w

@@ -70,27 +70,70 @@ class Predictor:
     @classmethod
     def from_config(cls, config, checkpoint: Optional[str] = None, device: str = 'cpu',
                     input_size: Optional[Sequence[int]] = None, **thresholds) -> 'Predictor':
+        """A PyTorch predictor built from a config (needs the training stack).
+
+        Args:
+            config: config path or mmengine ``Config``.
+            checkpoint: weights to load (random initialisation without).
+            device: PyTorch device.
+            input_size: (H, W) to run at (default: the config's ``input_size``).
+            **thresholds: the constructor's keywords (``score_thr``, ``iou_thr``, ``max_det``,
+                ``registration``).
+
+        Returns:
+            A ``Predictor`` on a ``TorchBackend``.
+        """
         from .backends.torch import TorchBackend
         return cls(TorchBackend.from_config(config, checkpoint, device, input_size), **thresholds)
 
     @classmethod
     def from_onnx(cls, path: Union[str, Path], providers: Optional[Sequence] = None,
                   **thresholds) -> 'Predictor':
+        """An ONNX Runtime predictor for an exported ``.onnx`` file (deployment extra only).
+
+        Args:
+            path: the ``.onnx`` file; its ``ModelSpec`` is read from the file's metadata.
+            providers: ONNX Runtime execution providers (default: fastest available, CPU last).
+            **thresholds: the constructor's keywords (``score_thr``, ``iou_thr``, ``max_det``,
+                ``registration``).
+
+        Returns:
+            A ``Predictor`` on an ``OnnxRuntimeBackend``.
+        """
         from .backends.onnxruntime import OnnxRuntimeBackend
         return cls(OnnxRuntimeBackend(path, providers=providers), **thresholds)
 
     @classmethod
     def from_tensorrt(cls, engine_path: Union[str, Path], **thresholds) -> 'Predictor':
+        """A TensorRT predictor for a serialized engine (on the target GPU).
+
+        Args:
+            engine_path: the engine; its ``ModelSpec`` is the JSON sidecar next to it.
+            **thresholds: the constructor's keywords (``score_thr``, ``iou_thr``, ``max_det``,
+                ``registration``).
+
+        Returns:
+            A ``Predictor`` on a ``TensorRTBackend``.
+        """
         from .backends.tensorrt import TensorRTBackend
         return cls(TensorRTBackend(engine_path), **thresholds)
 
     # --- use -------------------------------------------------------------------------------------
     @property
     def spec(self) -> ModelSpec:
+        """The backend's ``ModelSpec``: input size, class names, normalisation, NMS mode."""
         return self.backend.spec
 
     def prepare(self, rgb=None, thermal=None, depth=None) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
-        """The network inputs for one frame (what calibration and parity feed the graphs)."""
+        """The network inputs for one frame (what calibration and parity feed the graphs).
+
+        Args:
+            rgb, thermal, depth: as ``__call__``; registered first when ``registration`` is set.
+
+        Returns:
+            ``({rgb, thermal, depth, modality_mask}`` float32 batches of one, the ``FrameInfo``
+            ``postprocess`` maps the outputs back with``)``.
+        """
         if self.registration is not None:   # outside the thermal view: the mean, i.e. 0 after norm
             fill = self.spec.normalization['thermal']['mean'][0]
             on_rgb = self.registration.apply(rgb, thermal, depth, thermal_fill=fill)

@@ -60,21 +60,40 @@ class ModelSpec:
 
     @property
     def has_det(self) -> bool:
+        """Whether the graph has a detection output (``det_scores``)."""
         return 'det_scores' in self.outputs
 
     def replace(self, **changes) -> 'ModelSpec':
+        """A copy with ``changes`` (field -> value) applied and validated again.
+
+        Returns:
+            A new ``ModelSpec``; this one is unchanged.
+        """
         data = asdict(self)
         data.update(changes)
         return ModelSpec(**data)
 
     # --- serialisation ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """Every field plus ``spec_version``, as plain JSON-ready values."""
         data = asdict(self)
         data['spec_version'] = SPEC_VERSION
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> 'ModelSpec':
+        """Read ``to_dict``'s output back; unknown keys (from a newer minor layout) are ignored.
+
+        Args:
+            data: field -> value, with ``input_size`` required and optional ``spec_version``.
+
+        Returns:
+            The ``ModelSpec``.
+
+        Raises:
+            ValueError: ``spec_version`` newer than this package, ``input_size`` missing, or a
+                field out of range.
+        """
         known = {f.name for f in fields(cls)}
         version = data.get('spec_version', SPEC_VERSION)
         if int(version) > SPEC_VERSION:
@@ -86,11 +105,29 @@ class ModelSpec:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_metadata(self) -> Dict[str, str]:
-        """``metadata_props`` entries: ``perception.<field>`` -> JSON."""
+        """The spec as ONNX ``metadata_props``.
+
+        Returns:
+            ``{'perception.<field>': JSON text}`` for every field and ``spec_version``.
+        """
         return {METADATA_PREFIX + k: json.dumps(v) for k, v in self.to_dict().items()}
 
     @classmethod
     def from_metadata(cls, props: Mapping[str, str], where: str = 'model') -> 'ModelSpec':
+        """Read the spec from an ONNX file's ``metadata_props`` (``to_metadata``'s entries).
+
+        Args:
+            props: the file's custom metadata map; keys without the ``perception.`` prefix are
+                ignored.
+            where: the file, named in the error.
+
+        Returns:
+            The ``ModelSpec``.
+
+        Raises:
+            ValueError: the file has no ``perception.`` entries (not exported by this package),
+                or as ``from_dict``.
+        """
         data = {k[len(METADATA_PREFIX):]: json.loads(v) for k, v in props.items()
                 if k.startswith(METADATA_PREFIX)}
         if not data:
@@ -100,10 +137,19 @@ class ModelSpec:
         return cls.from_dict(data)
 
     def write_json(self, path: Union[str, Path]) -> None:
+        """Write ``to_dict`` as indented JSON to ``path`` (a TensorRT engine's sidecar)."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + '\n')
 
     @classmethod
     def read_json(cls, path: Union[str, Path]) -> 'ModelSpec':
+        """Read a spec written by ``write_json``.
+
+        Args:
+            path: the JSON file.
+
+        Returns:
+            The ``ModelSpec`` (errors as ``from_dict``).
+        """
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

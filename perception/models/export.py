@@ -84,6 +84,24 @@ class ExportWrapper(nn.Module):
 
     def forward(self, rgb: Tensor, thermal: Tensor, depth: Tensor,
                 modality_mask: Tensor) -> Tuple[Tensor, ...]:
+        """The exported graph's outputs for one batch; absent sensors are zeroed in the graph first.
+
+        Args:
+            rgb: (B, 3, H, W) normalised, H and W multiples of 32.
+            thermal: (B, 1, H, W) normalised.
+            depth: (B, 1, H, W) normalised.
+            modality_mask: (B, 3) float, 1 where the sensor of ``contract.SENSORS`` is present.
+
+        Returns:
+            The tensors named by ``output_names`` (set by this call), in ``contract.OUTPUT_NAMES``
+            order: ``seg_labels`` (B, H, W) int32 and/or ``seg_logits`` (B, C_seg, H, W);
+            ``det_boxes`` (B, K0, 4) xyxy pixels, ``det_scores`` (B, K0) and ``det_labels``
+            (B, K0) int32, the top ``pre_nms_topk`` candidates before NMS; ``depth_pred``
+            (B, 1, H, W) metres.
+
+        Raises:
+            ValueError: the model's ``forward_export`` returned none of the known outputs.
+        """
         mask = modality_mask.to(rgb.dtype)
         rgb = rgb * mask[:, 0].view(-1, 1, 1, 1)
         thermal = thermal * mask[:, 1].view(-1, 1, 1, 1)

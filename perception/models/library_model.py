@@ -178,6 +178,8 @@ class LibraryModel(BaseModel):
     # --- mmengine modes ---------------------------------------------------------------------------
     def forward(self, inputs: Mapping[str, Tensor],
                 data_samples: Optional[List[MultiTaskDataSample]] = None, mode: str = 'tensor'):
+        """mmengine's entry point, as ``MultiTaskPerceptor.forward``: 'loss' and 'predict' run on
+        ``image`` (the used sensors on channels), 'tensor' returns ``forward_network``'s outputs."""
         return dispatch_mode(
             mode, batch_sensor_args(inputs), data_samples,
             loss=lambda args, samples: self.loss(self.image(*args), samples),

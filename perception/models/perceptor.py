@@ -29,7 +29,10 @@ CLASSIFYING_TASKS = ('seg', 'det')
 
 @MODELS.register_module()
 class MultiTaskPerceptor(BaseModel):
-    """Args:
+    """The multi-task model: per-sensor encoders, mask-aware fusion, a shared decoder and one head
+    per enabled task (module docstring).
+
+    Args:
         encoder / fusion / decoder: configs; channel and level arguments are filled in here.
         heads: task -> head adapter config (``SegHead``, ``DenseDetHead``, ``DepthHead``); heads of
             tasks not in ``tasks`` are ignored, so a child config can switch tasks off.
@@ -146,11 +149,35 @@ class MultiTaskPerceptor(BaseModel):
     def forward(self, inputs: Mapping[str, Tensor],
                 data_samples: Optional[List[MultiTaskDataSample]] = None,
                 mode: str = 'tensor'):
+        """mmengine's entry point (``Runner``, ``val_step``, ``test_step``).
+
+        Args:
+            inputs: ``{rgb, thermal, depth, modality_mask}`` batches from
+                ``MultiSensorDataPreprocessor`` (checked: a bad tensor raises ``SensorError``).
+            data_samples: the batch's ``MultiTaskDataSample`` s (targets for 'loss').
+            mode: 'loss', 'predict' or 'tensor'.
+
+        Returns:
+            'loss': ``loss``'s dict; 'predict': ``predict``'s samples; 'tensor': the
+            ``forward_export`` dict.
+        """
         return dispatch_mode(mode, batch_sensor_args(inputs), data_samples, loss=self.loss,
                              predict=self.predict, tensor=self.forward_export)
 
     def loss(self, args: Tuple[Tensor, ...], data_samples: List[MultiTaskDataSample]
              ) -> Dict[str, Tensor]:
+        """The training losses of one batch.
+
+        Args:
+            args: ``(rgb, thermal, depth, modality_mask)`` as ``batch_sensor_args`` returns them.
+            data_samples: one ``MultiTaskDataSample`` per image; a task's loss uses only the
+                samples that carry its target (none: a graph-connected zero).
+
+        Returns:
+            each head's terms as ``<task>_<term>``, weighted by ``task_weighting`` (which also
+            logs ``<task>_weight`` or ``<task>_loss_logvar``), ``loss_balance`` (expert balance,
+            when the decoder has one) and the ``sensor_aux`` losses when configured.
+        """
         raw, gates, _, feats = self._run(*args)
         task_losses, has_target = {}, {}
         for t in self.tasks:
@@ -168,6 +195,17 @@ class MultiTaskPerceptor(BaseModel):
     def predict(self, args: Tuple[Tensor, ...],
                 data_samples: Optional[List[MultiTaskDataSample]] = None
                 ) -> List[MultiTaskDataSample]:
+        """Predictions in each image's original coordinates (what ``MultiTaskMetric`` reads).
+
+        Args:
+            args: ``(rgb, thermal, depth, modality_mask)`` as ``batch_sensor_args`` returns them.
+            data_samples: the batch's samples, with ``ori_shape`` / ``scale_factor`` metainfo;
+                None: new empty samples (predictions at network resolution).
+
+        Returns:
+            The samples with ``seg_logits`` / ``pred_sem_seg``, ``pred_instances`` (after NMS)
+            and ``pred_depth`` filled for the enabled tasks.
+        """
         outs = self.forward_export(*args)
         if data_samples is None:
             data_samples = [MultiTaskDataSample() for _ in range(args[0].shape[0])]

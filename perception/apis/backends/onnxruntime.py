@@ -42,6 +42,15 @@ class OnnxRuntimeBackend:
         return self.session.get_providers()
 
     def run(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """``Backend.run``: one ONNX Runtime session call.
+
+        Args:
+            inputs: ``{rgb, thermal, depth, modality_mask}`` batches; only the graph's own inputs
+                are fed, as contiguous float32.
+
+        Returns:
+            Every graph output by name, in the graph's order.
+        """
         # Feed only what the graph takes (an exporter may drop an input the graph never reads).
         feed = {n: np.ascontiguousarray(inputs[n], np.float32) for n in self.input_names}
         values = self.session.run(self.output_names, feed)

@@ -66,6 +66,15 @@ class TensorRTBackend:
         self._runner.activate()
 
     def run(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """``Backend.run``: one engine execution, outputs copied to the host.
+
+        Args:
+            inputs: ``{rgb, thermal, depth, modality_mask}`` batches; each engine input is fed in
+                the dtype the engine declares.
+
+        Returns:
+            Every engine output by name, numpy.
+        """
         feed = {}
         for name, meta in self._runner.get_input_metadata().items():
             feed[name] = np.ascontiguousarray(inputs[name], dtype=_numpy_dtype(meta.dtype))

@@ -59,6 +59,15 @@ class TorchBackend:
         return self.wrapper.model
 
     def run(self, inputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """``Backend.run``: the model eagerly, under this backend's precision.
+
+        Args:
+            inputs: ``{rgb, thermal, depth, modality_mask}`` float32 batches
+                (``contract.INPUT_NAMES``).
+
+        Returns:
+            The ``--nms host`` graph's outputs by name, numpy; floating ones float32.
+        """
         from perception.models.precision import autocast
         with autocast(self.precision):
             return self.wrapper.run_numpy(inputs)
