@@ -20,10 +20,10 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from perception.contract import SensorError
+from perception.contract import SENSORS, SensorError
 
 PathLike = Union[str, Path]
-MODALITIES = ('rgb', 'thermal', 'depth', 'label')
+MODALITIES = SENSORS + ('label', )
 #: File suffixes the image reader accepts (OpenCV codecs); ``.npy`` only for float depth.
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.ppm', '.pgm', '.bmp', '.tif', '.tiff')
 
@@ -32,7 +32,7 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.ppm', '.pgm', '.bmp', '.tif', '.tif
 class Site:
     """Where a value comes from, so that every error names sensor and file."""
     sensor: str
-    path: str
+    path: Optional[str]
 
     def error(self, field: str, expected: str, got=None) -> SensorError:
         return SensorError(self.sensor, field, expected, got, self.path)
@@ -113,7 +113,7 @@ def get_encoding(name: str, sensor: str, modality: Optional[str] = None,
 def decode_file(path: PathLike, encoding: str, sensor: str, modality: Optional[str] = None,
                 **kwargs) -> np.ndarray:
     """Read one file in the named encoding (``modality`` defaults to the sensor's own)."""
-    if modality is None and sensor in ('rgb', 'thermal', 'depth'):
+    if modality is None and sensor in SENSORS:
         modality = sensor
     return get_encoding(encoding, sensor, modality, path).decode(path, sensor, **kwargs)
 
@@ -159,6 +159,14 @@ def check_stored(raw: np.ndarray, site: Site, dtype, channels: Tuple[int, ...],
         raise site.error('bit depth', storage, _describe(raw))
     if ch not in channels:
         raise site.error('channels', storage, _describe(raw))
+
+
+def refuse_pixels(site: Site, bad: np.ndarray, expected: str, what: str) -> None:
+    """SensorError (field ``value``) naming how many pixels are ``bad`` -- values a file of this
+    encoding cannot hold -- unless there are none; ``what`` says what they are."""
+    count = int(np.count_nonzero(bad))
+    if count:
+        raise site.error('value', expected, f'{count} of {bad.size} pixels {what}')
 
 
 def _check_unit_range(value: np.ndarray, site: Site) -> np.ndarray:
@@ -279,15 +287,27 @@ def _scaled_depth(scale: float, invalid_code: Optional[int] = None):
     return from_raw, to_raw
 
 
+#: SUN RGB-D's sensors (Kinect v1/v2, Xtion, RealSense F200) measure under 10 m and its toolbox clamps
+#: at 8 m; a word decoding to this many mm or more (low 3 bits 2-7) is no SUN depth. A plain mm PNG
+#: given as SUN puts 3 of 4 pixels there.
+SUN_MAX_MM = 1 << 14
+
+
 def _sun_from_raw(raw, site):
     check_stored(raw, site, np.uint16, (1, ), _U16)
     v = raw.astype(np.uint32)
     mm = ((v >> 3) | (v << 13)) & 0xFFFF   # rotate right by 3 bits (SUN RGB-D toolbox)
+    over = mm >= SUN_MAX_MM
+    if over.any():
+        refuse_pixels(site, over, f'SUN RGB-D bit-shifted depth: stored words whose low 3 bits are 0 '
+                      f'or 1 (decoded < {SUN_MAX_MM / 1000:g} m; its sensors measure < 10 m)',
+                      f'decode to >= {SUN_MAX_MM / 1000:g} m (maximum {mm.max() / 1000:.4g} m): not '
+                      'bit-shifted (a plain millimetre PNG: uint16_mm?)')
     return mm.astype(np.float32) / np.float32(1000)
 
 
 def _sun_to_raw(value, site):
-    mm = np.round(_check_metres(value, site, 65.535) * 1000).astype(np.uint32)
+    mm = np.round(_check_metres(value, site, (SUN_MAX_MM - 1) / 1000) * 1000).astype(np.uint32)
     return (((mm << 3) | (mm >> 13)) & 0xFFFF).astype(np.uint16)
 
 
@@ -301,7 +321,14 @@ def _nyu_disparity_from_raw(raw, site):
     check_stored(raw, site, np.uint16, (1, ), '16-bit, 1 channel (NYU raw .pgm)')
     # The NYU capture wrote little-endian words into a PGM, whose standard says big-endian; OpenCV
     # reads it by the standard, so swap back (the toolbox's swapbytes; Open3D does the same).
-    disparity = raw.byteswap().astype(np.float64)
+    swapped = raw.byteswap()
+    over = swapped > NYU_DISPARITY_INVALID
+    if over.any():
+        refuse_pixels(site, over, f'Kinect v1 11-bit disparities after the byte swap (<= '
+                      f'{NYU_DISPARITY_INVALID}, {NYU_DISPARITY_INVALID} = no reading)',
+                      f'> {NYU_DISPARITY_INVALID} (maximum {int(swapped.max())}): not an NYU raw '
+                      '.pgm as captured (already byte-swapped, or a depth PNG: uint16_mm?)')
+    disparity = swapped.astype(np.float64)
     a, b = NYU_DISPARITY_PARAMS
     with np.errstate(divide='ignore'):
         depth = a / (b - disparity)
@@ -319,12 +346,10 @@ def float_depth(depth: np.ndarray, sensor: str = 'depth', path: Optional[str] = 
     depth = np.asarray(depth, dtype=np.float32)
     finite = np.isfinite(depth)
     negative = finite & (depth < 0)
-    count = int(np.count_nonzero(negative))
-    if count:
-        raise SensorError(sensor, 'value', 'depth >= 0 m, or NaN/+-inf for no reading (REP 117); '
-                          'negative values are no depth (inverse depth or disparity?)',
-                          f'{count} of {depth.size} pixels < 0 (minimum {depth[negative].min():.4g})',
-                          path)
+    if negative.any():
+        refuse_pixels(Site(sensor, path), negative, 'depth >= 0 m, or NaN/+-inf for no reading '
+                      '(REP 117); negative values are no depth (inverse depth or disparity?)',
+                      f'< 0 (minimum {depth[negative].min():.4g})')
     return np.where(finite, depth, np.float32(0))
 
 
@@ -374,14 +399,15 @@ for _enc in (
     Encoding('uint16_tum5000', 'depth', _U16, 'v / 5000 m; 0 = invalid',
              'TUM RGB-D file formats (factor 5000), Open3D CreateFromTUMFormat', *_TUM),
     Encoding('uint16_sun_bitshift', 'depth', _U16,
-             '(((v >> 3) | (v << 13)) & 0xFFFF) / 1000 m; 0 = invalid',
+             '(((v >> 3) | (v << 13)) & 0xFFFF) / 1000 m; 0 = invalid; >= 16.384 m = error',
              'SUN RGB-D toolbox read3dPoints.m, Open3D CreateFromSUNFormat', _sun_from_raw,
              _sun_to_raw),
     Encoding('uint16_tenth_mm', 'depth', _U16, 'v / 10000 m; 0 and 65535 (saturated) = invalid',
              'ESANet samples/ (README: NYUv2 model needs --depth_scale 0.1 to reach its mm)',
              *_TENTH_MM),
     Encoding('nyu_kinect_disparity', 'depth', '16-bit, 1 channel PGM, byte-swapped',
-             'd = byteswap(v); 351.3 / (1092.5 - d) m; d = 2047, <= 0 or > 10 m = invalid',
+             'd = byteswap(v); 351.3 / (1092.5 - d) m; d = 2047, <= 0 or > 10 m = invalid; '
+             'd > 2047 = error',
              'NYU toolbox depth_rel2depth_abs.m; Open3D RGBDImage::CreateFromNYUFormat',
              _nyu_disparity_from_raw),
     Encoding('float32_m', 'depth', '32-bit float, 1 channel (.npy or TIFF)',

@@ -179,6 +179,7 @@ def _broken_inputs(tmp: Path):
     np.save(tmp / 'rep117.npy', depth)
     depth[1, :4] = -1.0
     np.save(tmp / 'negative.npy', depth)
+    cv2.imwrite(str(tmp / 'mm.png'), np.arange(2000, 2000 + 48 * 64, dtype=np.uint16).reshape(48, 64))
     (tmp / 'bad_calib.yaml').write_text('rgb: [1, 2\n')
     f = "field 'file'"
     return [
@@ -194,6 +195,9 @@ def _broken_inputs(tmp: Path):
          ["sensor 'thermal'", "field 'size'", '--calibration FILE']),
         ('negative depth', ['--depth', tmp / 'negative.npy', '--depth-encoding', 'float32_m'],
          ["sensor 'depth'", '4 of 3072 pixels < 0']),
+        ('millimetre depth given as SUN bit-shift', ['--depth', tmp / 'mm.png', '--depth-encoding',
+                                                     'uint16_sun_bitshift'],
+         ["sensor 'depth'", "field 'value'", '2304 of 3072 pixels decode to >= 16.384 m']),
         ('no such folder', ['--thermal', tmp / 'nothere'], ['--thermal', 'no such file or folder']),
         ('unknown encoding', ['--rgb', good_rgb, '--rgb-encoding', 'rgb9'],
          ["field 'encoding'", "'rgb9'"]),
