@@ -120,14 +120,28 @@ class PerceptionNode(Node):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def _set_by_user(self, name: str) -> bool:
+        """Whether a params file or the command line gave ``name`` (not only its default)."""
+        overrides = getattr(self, '_parameter_overrides', None)    # rclpy's, humble to jazzy
+        if overrides is not None:
+            return name in overrides
+        return self.get_parameter(name).value != NodeConfig().to_params()[name]
+
     def _declare_unset(self, name: str) -> None:
         self.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True))
 
     def _configure(self) -> None:
         params = {name: self.get_parameter(name).value for name in NodeConfig.parameter_names()}
-        # former names only when the params file (or a command line) set them
-        params.update({name: value for name in FORMER_PARAMETERS
-                       if (value := self.get_parameter(name).value) is not None})
+        # former names only when the params file (or a command line) set them; their new name then
+        # holds its declared default, unless the user set it too (from_params refuses both)
+        for name in FORMER_PARAMETERS:
+            value = self.get_parameter(name).value
+            if value is None:
+                continue
+            params[name] = value
+            new = DEPRECATED_SETTING_NAMES.get(name)
+            if new is not None and not self._set_by_user(new):
+                del params[new]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', DeprecationWarning)
             config = NodeConfig.from_params(params, self.get_name())
@@ -199,18 +213,25 @@ class PerceptionNode(Node):
             pub.publish(ts.serialize(msg, OUTPUT_TYPES[name]))   # rclpy publishes raw CDR bytes
 
     def _teardown_inputs(self) -> None:
-        for sub in self._subs:
+        subs, self._subs = self._subs, []
+        for sub in subs:
             self.destroy_subscription(sub)
-        self._subs.clear()
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            self.destroy_timer(timer)
         if self.core is not None:
             self.core.stop()
 
     def _release(self) -> None:
-        """Inputs, publishers and the model: back to what an unconfigured node holds."""
-        self._teardown_inputs()
+        """Inputs, publishers and the model: back to what an unconfigured node holds -- all of it
+        even when a step fails (error processing runs this after a failed transition, and must not
+        fail in turn: rclpy would then finalize the node with everything still alive)."""
+        try:
+            self._teardown_inputs()
+        except Exception as err:
+            self._failed('releasing the inputs', err)
+            self._subs.clear()
+            self._timer = None
         for pub in self._pubs.values():
             # not destroy_publisher: that leaves the publisher among the node's managed entities
             self.destroy_lifecycle_publisher(pub)

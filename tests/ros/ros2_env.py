@@ -45,3 +45,19 @@ def colcon_pythonpath() -> str:
 def sourced(cmd: List[str], script: Path) -> List[str]:
     """``cmd`` run by bash after ``source script`` (a ROS 2 setup file)."""
     return ['bash', '-c', 'source "$0" && exec "$@"', str(script), *cmd]
+
+
+# --- DDS domains of the test runs ----------------------------------------------------------------
+# A domain's RTPS ports are 7400 + 250 * domain + {0, 1, 10 + 2 * participant, 11 + 2 * participant}
+# (the DDSI port mapping CycloneDDS uses by default). Domains 102-214 put them inside Linux's default
+# ephemeral range (32768-60999), where a port the kernel lent to any other socket makes discovery
+# fail at random. The CycloneDDS-shim tests and the real-ROS 2 tests take disjoint ranges below and
+# above it, so that concurrent runs of both never share a domain.
+DDS_SHIM_DOMAINS = range(1, 101)
+REAL_ROS_DOMAINS = range(215, 233)       # 232: the highest domain ROS 2 allows on Linux
+
+
+def dds_ports(domain: int, participants: int = 32) -> range:
+    """The UDP ports a domain's participants (up to ``participants``) may bind."""
+    base = 7400 + 250 * domain
+    return range(base, base + 12 + 2 * participants)

@@ -22,15 +22,31 @@ REPO = REAL.parents[2]
 TIMEOUT_S = 540          # under pytest-timeout's 600 s for the first test, which runs them all
 
 
+#: Marks that select tests (pyproject.toml): a real test carrying one carries it here too, so that
+#: ``-m`` picks the same tests in this run as in the subprocess, which gets the same ``-m``.
+SELECTING_MARKS = ('slow', 'timing')
+
+
 def real_tests():
-    """``file::function`` of every test in tests/ros/real, read from the sources (no rclpy here)."""
-    return [f'{path.stem}::{node.name}' for path in sorted(REAL.glob('test_*.py'))
+    """``file::function`` of every test in tests/ros/real, read from the sources (no rclpy here),
+    with its selecting marks (``@pytest.mark.timing``...)."""
+    return [pytest.param(f'{path.stem}::{node.name}', id=f'{path.stem}::{node.name}',
+                         marks=[getattr(pytest.mark, m) for m in marks_of(node)])
+            for path in sorted(REAL.glob('test_*.py'))
             for node in ast.parse(path.read_text()).body
             if isinstance(node, ast.FunctionDef) and node.name.startswith('test_')]
 
 
+def marks_of(function: ast.FunctionDef):
+    for decorator in function.decorator_list:
+        d = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (isinstance(d, ast.Attribute) and isinstance(d.value, ast.Attribute)
+                and d.value.attr == 'mark' and d.attr in SELECTING_MARKS):
+            yield d.attr
+
+
 @pytest.fixture(scope='module')
-def real_run(tmp_path_factory):
+def real_run(request, tmp_path_factory):
     if importlib.util.find_spec('rclpy') is not None:
         pytest.skip('rclpy is importable here: tests/ros/real are collected directly in this run')
     script = ros2_env.env_script()
@@ -45,8 +61,10 @@ def real_run(tmp_path_factory):
             f'this is Python {this_python}')
     out = tmp_path_factory.mktemp('ros2_real')
     junit, log = out / 'junit.xml', out / 'pytest.log'
+    # the marker selection of this run (make test: not timing; make test-ros: timing too)
+    markexpr = request.config.getoption('markexpr') or ''
     cmd = ros2_env.sourced([sys.executable, '-m', 'pytest', str(REAL), '-p', 'no:cacheprovider',
-                            '-q', '-s', '-rA', f'--junitxml={junit}'], script)
+                            '-q', '-s', '-rA', '-m', markexpr, f'--junitxml={junit}'], script)
     with log.open('w') as stream:
         try:
             rc = subprocess.run(cmd, cwd=REPO, stdout=stream, stderr=subprocess.STDOUT,
@@ -78,3 +96,11 @@ def test_on_real_ros2(real_run, test_id):
                     + f'\n(full output: {log})', pytrace=False)
     if all(c[1] == 'skipped' for c in cases):
         pytest.skip(cases[0][2])
+
+
+def test_real_tests_carry_their_selecting_marks():
+    """A wall-clock test in tests/ros/real is marked timing here as well: `make test` leaves it out
+    of both runs, `make test-ros` (and `-m timing`) runs it in the subprocess too."""
+    marks = {p.values[0]: {m.name for m in p.marks} for p in real_tests()}
+    assert marks['test_ros2_launch::test_dds_rig_scenario_timing_through_rclpy'] == {'timing'}
+    assert marks['test_ros2_launch::test_dds_rig_scenarios_through_rclpy'] == set()

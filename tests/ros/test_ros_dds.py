@@ -19,10 +19,12 @@ import time
 import numpy as np
 import psutil
 import pytest
+import ros2_env
 import ros_dds_peers as peers
 from ros_testkit import ToyPredictor
 from wire_rig import (ALL, SCENARIOS, SENSOR_TOPICS, RigResult, RssSampler, check_contents,
-                      check_fault, check_flood, check_nominal, report)
+                      check_fault, check_flood, check_nominal, fault_timing, flood_timing,
+                      nominal_timing, report)
 
 from perception.ros.config import NodeConfig
 from perception.ros.dds import DdsBus, loopback_config
@@ -35,7 +37,21 @@ _DOMAINS = itertools.count()
 
 def pick_domain() -> int:
     # a fresh DDS domain per run keeps concurrent test runs on one machine apart
-    return 1 + (os.getpid() * 3 + next(_DOMAINS)) % 200
+    domains = ros2_env.DDS_SHIM_DOMAINS
+    return domains[(os.getpid() * 3 + next(_DOMAINS)) % len(domains)]
+
+
+def test_test_domains_keep_their_ports_out_of_the_ephemeral_range_and_apart():
+    """The shim tests and the real-ROS 2 tests use disjoint DDS domains, and none of their RTPS
+    ports falls in the kernel's ephemeral port range (where another socket may hold it)."""
+    low, high = 32768, 60999                          # Linux's default ip_local_port_range
+    for domains in (ros2_env.DDS_SHIM_DOMAINS, ros2_env.REAL_ROS_DOMAINS):
+        for domain in domains:
+            ports = ros2_env.dds_ports(domain)
+            assert ports[-1] < low or ports[0] > high, f'domain {domain}: ports {ports}'
+            assert ports[-1] <= 65535
+    assert not set(ros2_env.DDS_SHIM_DOMAINS) & set(ros2_env.REAL_ROS_DOMAINS)
+    assert all(pick_domain() in ros2_env.DDS_SHIM_DOMAINS for _ in range(300))
 
 
 def run_rig(config: NodeConfig, predictor, script, drain_s=1.0) -> RigResult:
@@ -86,6 +102,7 @@ def scenario(name):
 def test_dds_loopback_end_to_end_latency_and_throughput():
     config, result = scenario('nominal')
     figures = check_nominal(result, HEIGHT, WIDTH)
+    nominal_timing(figures)
     report('dds', 'nominal', **figures, image=f'{HEIGHT}x{WIDTH}', node=result.stats)
     # what discovery shows of the node: ROS 2 topic and type names, sensor-data QoS on its inputs
     image = 'sensor_msgs::msg::dds_::Image_'
@@ -101,13 +118,17 @@ def test_dds_loopback_end_to_end_latency_and_throughput():
 @pytest.mark.timing
 def test_dds_sensor_dropout_degrades_and_recovers():
     config, result = scenario('fault')
-    report('dds', 'fault', **check_fault(result, config.stale_timeout, HEIGHT, WIDTH))
+    figures = check_fault(result, config.stale_timeout, HEIGHT, WIDTH)
+    fault_timing(figures)
+    report('dds', 'fault', **figures)
 
 
 @pytest.mark.timing
 def test_dds_flood_keeps_memory_and_latency_bounded():
     config, result = scenario('flood')
-    report('dds', 'flood', **check_flood(result, SCENARIOS['flood']['delay_s'], HEIGHT, WIDTH))
+    figures = check_flood(result, SCENARIOS['flood']['delay_s'], HEIGHT, WIDTH)
+    flood_timing(figures)
+    report('dds', 'flood', **figures)
 
 
 def test_dds_malformed_messages_are_skipped(caplog):

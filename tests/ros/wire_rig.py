@@ -227,19 +227,25 @@ SCENARIOS: Dict[str, Dict[str, Any]] = {
 
 
 def check_nominal(result: RigResult, height: int, width: int) -> Dict[str, Any]:
-    """30 Hz of all three sensors: most frames come back, with their content, soon, diagnostics OK."""
+    """30 Hz of all three sensors: frames come back with their content, diagnostics OK. How many and
+    how soon depends on the machine's load: ``nominal_timing``."""
     from perception.ros.health import OK
     check_contents(result, height, width)
     assert {tuple(r['values']) for r in result.records['labels']} <= {(0, 1)}   # thermal-based
     figures = nominal_figures(result)
-    sent, outs = figures['frames_sent'], figures['outputs']
-    assert sent >= 75                                             # ~90 at 30 Hz
-    assert outs >= 0.6 * sent, f'only {outs} of {sent} frames came back'
-    assert figures['latency_ms_p50'] < 150
+    assert figures['outputs'] > 0, f'none of {figures["frames_sent"]} frames came back'
     t0, t1 = result.phase_window(0)
     diag = [d for d in result.records['diagnostics'] if t0 + 0.6e9 <= d['stamp'] < t1]
     assert diag and all(d['level'] == OK for d in diag) and 'processed' in diag[-1]['values']
     return figures
+
+
+def nominal_timing(figures: Dict[str, Any]) -> None:
+    """Wall-clock bounds of the nominal run (an otherwise idle machine: pytest -m timing)."""
+    sent, outs = figures['frames_sent'], figures['outputs']
+    assert sent >= 75                                             # ~90 at 30 Hz
+    assert outs >= 0.6 * sent, f'only {outs} of {sent} frames came back'
+    assert figures['latency_ms_p50'] < 150
 
 
 def check_fault(result: RigResult, stale_timeout: float, height: int, width: int) -> Dict[str, Any]:
@@ -253,7 +259,7 @@ def check_fault(result: RigResult, stale_timeout: float, height: int, width: int
     in_gap = [r for r in result.records['depth'] if t_gap0 + 0.4e9 <= r['stamp'] < t_gap1]
     gap_frames = sum(1 for s in result.sent if t_gap0 + 0.4e9 <= s['stamp'] < t_gap1)
     # keeps publishing without thermal: rgb-based segmentation
-    assert len(in_gap) >= 0.5 * gap_frames
+    assert in_gap, 'no output while thermal was stalled'
     gap_labels = [r for r in result.records['labels'] if t_gap0 + 0.4e9 <= r['stamp'] < t_gap1]
     assert gap_labels and all(r['values'] == [0, 2] for r in gap_labels)
     diag_gap = [d for d in result.records['diagnostics'] if t_gap0 + 0.4e9 <= d['recv'] < t_gap1]
@@ -265,10 +271,8 @@ def check_fault(result: RigResult, stale_timeout: float, height: int, width: int
     assert all('thermal' in sent[r['stamp']]['sensors'] for r in back)
     diag_back = [d for d in result.records['diagnostics'] if t_back0 + 0.3e9 <= d['stamp'] < t_back1]
     assert diag_back and all(d['level'] == OK for d in diag_back)
-    # the only stall is the stale timeout itself: outputs resume degraded right after it
     recv = sorted(r['recv'] for r in result.records['depth'] if t_gap0 - 0.2e9 <= r['stamp'] < t_gap1)
-    max_gap_ms = max(np.diff(recv)) / 1e6
-    assert max_gap_ms < stale_timeout * 1e3 + 250
+    max_gap_ms = max(np.diff(recv)) / 1e6 if len(recv) > 1 else float('inf')
     first_back = min(r['recv'] for r in result.records['labels']
                      if r['stamp'] >= t_back0 and r['values'] == [0, 1])
     return dict(stale_timeout_ms=stale_timeout * 1e3, max_output_gap_ms=round(max_gap_ms, 1),
@@ -279,23 +283,36 @@ def check_fault(result: RigResult, stale_timeout: float, height: int, width: int
                 outputs_after_recovery=sum(1 for r in result.records['depth'] if r['stamp'] >= t_back0))
 
 
+def fault_timing(figures: Dict[str, Any]) -> None:
+    """Wall-clock bounds of the fault run: most frames of the gap come out degraded, and the only
+    stall is the stale timeout itself (outputs resume right after it)."""
+    assert figures['outputs_in_gap'] >= 0.5 * figures['gap_frames']
+    assert figures['max_output_gap_ms'] < figures['stale_timeout_ms'] + 250
+
+
 def check_flood(result: RigResult, delay_s: float, height: int, width: int) -> Dict[str, Any]:
-    """75 Hz into a node that manages ~25: it drops to the newest set and says so; latency and
-    memory stay bounded. ``result.stats``: the node's counters (numbers)."""
+    """75 Hz into a node that manages ~25: it drops to the newest set and says so; memory stays
+    bounded (latency: ``flood_timing``). ``result.stats``: the node's counters (numbers)."""
     check_contents(result, height, width)
     figures = flood_figures(result)
     stats = result.stats
     drops = {k: stats[k] for k in ('busy_dropped', 'sync.superseded', 'sync.overflow', 'sync.late')}
     f0, f1 = result.phase_window(1)
-    early = result.latencies_ms(t0=f0, t1=f0 + 1.5e9)
     late = result.latencies_ms(t0=f1 - 1.5e9, t1=f1)
     assert figures['outputs'] <= figures['flood_frames'] * 0.6   # the node cannot and does not keep up
     assert drops['busy_dropped'] > 0                              # ... and says so
-    assert np.median(late) <= np.median(early) + 60               # latency does not grow
-    assert late.max() < 20 * delay_s * 1e3                        # bounded: no queue building up
     assert figures['rss_mb_after'] - figures['rss_mb_before'] < 40   # memory bounded
-    assert stats['last_age_ms'] < 5 * delay_s * 1e3               # set complete -> published
     diag = result.records['diagnostics'][-1]
     assert int(diag['values']['busy_dropped']) > 0
     return dict(flood_rate_hz=75, predictor_ms=delay_s * 1e3, **figures, drops=drops,
+                latency_ms_max_last=round(float(late.max()), 1), last_age_ms=stats['last_age_ms'],
                 received={k: stats[k] for k in stats if k.startswith('received')})
+
+
+def flood_timing(figures: Dict[str, Any]) -> None:
+    """Wall-clock bounds of the flood run: latency does not grow and stays bounded (no queue builds
+    up), a completed set is published soon."""
+    delay_ms = figures['predictor_ms']
+    assert figures['latency_ms_p50_last'] <= figures['latency_ms_p50_first'] + 60
+    assert figures['latency_ms_max_last'] < 20 * delay_ms
+    assert figures['last_age_ms'] < 5 * delay_ms

@@ -23,9 +23,12 @@ if rclpy is None:
     collect_ignore_glob = ['test_*.py']
 else:
     from perception.ros.dds import loopback_config
+    import ros2_env
     # This session's ROS traffic stays apart from other runs on the machine: loopback only, and a
-    # domain of its own (the CycloneDDS tests take 1-200). Set before any rclpy.init.
-    os.environ.setdefault('ROS_DOMAIN_ID', str(201 + os.getpid() % 31))
+    # domain of its own, outside the CycloneDDS-shim tests' range and with its ports outside the
+    # kernel's ephemeral range (ros2_env.REAL_ROS_DOMAINS). Set before any rclpy.init.
+    domains = ros2_env.REAL_ROS_DOMAINS
+    os.environ.setdefault('ROS_DOMAIN_ID', str(domains[os.getpid() % len(domains)]))
     os.environ['CYCLONEDDS_URI'] = loopback_config()
     os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_cyclonedds_cpp')
 

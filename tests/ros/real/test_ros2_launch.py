@@ -8,9 +8,11 @@ import contextlib
 import time
 
 import pytest
+import rclpy
 from ros2_rig import LaunchedNode, Rig, user_params_file, wait_until
 from wire_rig import ALL, OUTPUT_TOPICS, SCENARIOS, SENSOR_TOPICS, check_fault, check_flood
-from wire_rig import check_nominal, nominal_figures, report
+from wire_rig import check_nominal, fault_timing, flood_timing, nominal_figures, nominal_timing
+from wire_rig import report
 
 from perception.ros.health import OK, STALE, WARN
 
@@ -44,26 +46,62 @@ def quiet_log(node):
     assert 'Traceback' not in log and 'Logger severity' not in log, log[-3000:]
 
 
-@pytest.mark.parametrize('name', ['nominal', 'fault', 'flood'])
-def test_dds_rig_scenarios_through_rclpy(ros_workspace, tmp_path, ros_context, name):
-    """Same settings, frames and test predictor as tests/ros/test_ros_dds.py, through real rclpy:
-    30 Hz nominal; thermal publisher stalled 1.5 s (DEGRADED, then OK); a 75 Hz flood into a node
-    that manages 25 (bounded memory, newest frame wins, drops reported)."""
+@pytest.fixture(scope='module')
+def scenario(request, ros_workspace, tmp_path_factory):
+    """One launched run of a DDS-rig scenario (request.param), shared by its behaviour test and, in
+    a run that selects them (pytest -m timing), its wall-clock test: (name, result, figures)."""
+    name = request.param
     spec = SCENARIOS[name]
+    tmp_path = tmp_path_factory.mktemp(f'scenario_{name}')
     params = user_params_file(tmp_path / 'params.yaml', model_path=spec['model_path'],
                               **spec['settings'])
-    with launched(ros_workspace, tmp_path, params_file=params) as (node, rig):
-        wait_active(node, rig)
-        result = rig.run(spec['script'], node)
-        if name == 'nominal':
-            figures = check_nominal(result, HEIGHT, WIDTH)
-        elif name == 'fault':
-            figures = check_fault(result, spec['settings']['stale_timeout'], HEIGHT, WIDTH)
-        else:
-            figures = check_flood(result, spec['delay_s'], HEIGHT, WIDTH)
-        assert node.node_alive()
-        quiet_log(node)
+    rclpy.init()
+    try:
+        with launched(ros_workspace, tmp_path, params_file=params) as (node, rig):
+            wait_active(node, rig)
+            result = rig.run(spec['script'], node)
+            alive = node.node_alive()
+            log = node.log()
+    finally:
+        rclpy.try_shutdown()
+    return name, result, alive, log
+
+
+SCENARIO_NAMES = ['nominal', 'fault', 'flood']
+
+
+@pytest.mark.parametrize('scenario', SCENARIO_NAMES, indirect=True)
+def test_dds_rig_scenarios_through_rclpy(scenario):
+    """Same settings, frames and test predictor as tests/ros/test_ros_dds.py, through real rclpy:
+    30 Hz nominal; thermal publisher stalled 1.5 s (DEGRADED, then OK); a 75 Hz flood into a node
+    that manages 25 (bounded memory, newest frame wins, drops reported). Behaviour only: the
+    wall-clock bounds are test_dds_rig_scenario_timing_through_rclpy's."""
+    name, result, alive, log = scenario
+    figures = scenario_figures(name, result)
+    assert alive, f'perception_node died:\n{log[-3000:]}'
+    assert 'Traceback' not in log and 'Logger severity' not in log, log[-3000:]
     report('rclpy', name, **figures, image=f'{HEIGHT}x{WIDTH}')
+
+
+@pytest.mark.timing
+@pytest.mark.parametrize('scenario', SCENARIO_NAMES, indirect=True)
+def test_dds_rig_scenario_timing_through_rclpy(scenario):
+    """The DDS rig's wall-clock bounds (latency, output gaps, flood latency) on the same runs: for
+    an otherwise idle machine (make test-ros, make test-slow, CI), as on the DDS rig."""
+    name, result, _, _ = scenario
+    TIMING[name](scenario_figures(name, result))
+
+
+TIMING = {'nominal': nominal_timing, 'fault': fault_timing, 'flood': flood_timing}
+
+
+def scenario_figures(name, result):
+    spec = SCENARIOS[name]
+    if name == 'nominal':
+        return check_nominal(result, HEIGHT, WIDTH)
+    if name == 'fault':
+        return check_fault(result, spec['settings']['stale_timeout'], HEIGHT, WIDTH)
+    return check_flood(result, spec['delay_s'], HEIGHT, WIDTH)
 
 
 def test_exported_nano_model_end_to_end(ros_workspace, nano_onnx, tmp_path, ros_context):
