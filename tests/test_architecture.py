@@ -225,6 +225,13 @@ def render() -> str:
     for name, units in reversed(LAYERS):
         lines.append(f'{name:>13s} | ' + '   '.join(u[0] for u in units))
     lines += ['```', '(higher layers depend on lower ones, never the reverse)', '',
+              'The runtime sits below the exporter: `deploy` imports `apis`, never the reverse. An '
+              'export writes the `ModelSpec` the runtime reads and is checked (parity, INT8 '
+              'calibration) through the `Predictor`\'s own pre- and post-processing, so deploy '
+              'needs the runtime; the runtime runs on a robot that installs only the deployment '
+              'extra, where nothing may import the exporter or the training stack. What the '
+              'PyTorch backend needs from the model side (`ExportWrapper`, `build_model`) lives in '
+              '`models`, below both.', '',
               '| layer | unit | modules | never loaded at import | what it is |',
               '|---|---|---|---|---|']
     for name, units in LAYERS:
