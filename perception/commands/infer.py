@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     encodings = {s: get_encoding(getattr(args, f'{s}_encoding'), s, s) for s in given}
     registration = load_calibration(args.calibration) if args.calibration else None
     pairs = pair_inputs(given)
-    predictor = load_predictor(args)
+    predictor = load_predictor(args, registration)
     print(predictor if registration is None else f'{predictor} with {registration}')
     # Encoding parameters the model fixes (16-bit radiometric thermal: its recorded scaling).
     params = {'thermal_scaling': getattr(predictor.spec, 'thermal_scaling', None)}
@@ -105,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
             s: decode_file(files[s], encodings[s].name, s,
                            **{k: v for k, v in params.items() if k in encodings[s].params})
             for s in files}
-        if registration is not None:   # onto the colour grid; no thermal there: the mean (= 0)
-            fill = predictor.spec.normalization['thermal']['mean'][0]
-            on_rgb = registration.apply(**arrays, thermal_fill=fill)
-            arrays = {s: on_rgb[s] for s in arrays}
-        result = predictor(**arrays)
-        shape = next(iter(arrays.values())).shape[:2]
-        overlay = draw_result(base_image(arrays.get('rgb'), arrays.get('thermal'),
-                                         arrays.get('depth'), shape), result)
+        result = predictor(**arrays)   # the Predictor registers thermal and depth to the colour grid
+        shown = arrays                 # what the overlay is drawn on: the colour grid too
+        if registration is not None and 'rgb' not in arrays:   # (outside the thermal view: black)
+            on_rgb = registration.apply(**arrays, thermal_fill=0.0)
+            shown = {s: on_rgb[s] for s in arrays}
+        shape = next(iter(shown.values())).shape[:2]
+        overlay = draw_result(base_image(shown.get('rgb'), shown.get('thermal'),
+                                         shown.get('depth'), shape), result)
         cv2.imwrite(str(out / f'{stem}_overlay.png'), overlay[:, :, ::-1])
         if result.depth is not None:
             cv2.imwrite(str(out / f'{stem}_depth.png'), depth_colormap(result.depth)[:, :, ::-1])
@@ -125,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_predictor(args: argparse.Namespace):
-    """The Predictor of ``--model``; a missing, corrupt or foreign model file is a ConfigError."""
+def load_predictor(args: argparse.Namespace, registration=None):
+    """The Predictor of ``--model`` (with the rig's ``registration``, if any); a missing, corrupt or
+    foreign model file is a ConfigError."""
     from perception.apis.predictor import Predictor
     model = Path(args.model)
     for flag, path in (('--model', model), ('--checkpoint', args.checkpoint)):
@@ -135,7 +136,7 @@ def load_predictor(args: argparse.Namespace):
     try:
         return Predictor(model, args.checkpoint, device=args.device, providers=args.providers,
                          input_size=args.input_size, score_thr=args.score_thr,
-                         iou_thr=args.iou_thr)
+                         iou_thr=args.iou_thr, registration=registration)
     except ValueError as err:   # unknown suffix, no perception metadata, a spec it cannot read
         raise ConfigError(f'--model {model}: {err}') from err
     except Exception as err:

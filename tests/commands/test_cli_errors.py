@@ -147,6 +147,13 @@ def test_infer_registers_a_thermal_camera_of_another_size(model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'Registration(rgb 320x240, thermal camera + transform' in proc.stdout
     assert cv2.imread(str(tmp_path / 'out' / 'f_overlay.png')).shape == (240, 320, 3)
+    # Thermal alone, calibrated: predicted and drawn on the colour camera's grid all the same.
+    proc = perception('infer', '--model', model, '--thermal', tmp_path / 'ir', '--calibration', calib,
+                      '--out', tmp_path / 'thermal_only')
+    assert proc.returncode == 0, proc.stderr
+    overlay = cv2.imread(str(tmp_path / 'thermal_only' / 'f_overlay.png'))
+    assert overlay.shape == (240, 320, 3)
+    assert cv2.imread(str(tmp_path / 'thermal_only' / 'f_seg.png')).shape[:2] == (240, 320)
     assert_input_error(perception(*args, '--out', tmp_path / 'o2'), "sensor 'thermal'",
                        "field 'size'", '--calibration FILE')
 
