@@ -77,6 +77,14 @@ class PerceptionCore:
     Live mode: ``start()`` runs the predictor on a worker thread that keeps only the newest complete
     set; without it (bag replay, tests) the caller passes the sets ``on_image``/``tick`` return to
     ``process``, which returns the published messages. ``stats()`` returns the counters.
+    ``on_camera_info`` feeds the cameras' CameraInfo: the output grid's one is re-stamped onto the
+    outputs, and with registration configured the first of each awaited camera builds
+    ``registration`` (until then ``awaiting_camera_info()`` names the cameras and no set runs).
+
+    Attributes:
+        thermal_scaling: the 16-bit thermal scaling recorded in the predictor's model
+            (``predictor.spec.thermal_scaling``; None: mono16 is read as / 65535).
+        registration: the ``Registration`` built from CameraInfo, or None.
     """
 
     def __init__(self, config: NodeConfig, predictor: PredictorFn, sink: Sink, *,
@@ -307,7 +315,15 @@ class PerceptionCore:
         return msg
 
     def stats(self) -> Dict[str, float]:
-        """Counters, incl. drops: sync.* (late/duplicate/overflow/superseded) and busy_dropped."""
+        """The node's counters (thread-safe), as ``/diagnostics`` carries them.
+
+        Returns:
+            ``received.<sensor>``, ``malformed.<sensor>``, ``malformed_sets``,
+            ``awaiting_camera_info``, ``processed``, ``predictor_errors``, ``output_errors``,
+            timings (``last_process_ms``, ``mean_process_ms``, ``last_age_ms``), the drops
+            (``sync.*``: emitted/late/duplicate/overflow/superseded, ``busy_dropped``) and
+            ``active_sensors`` (comma-separated).
+        """
         with self._lock:
             s = self.sync.stats
             return {**self.counters, 'sync.emitted': s.emitted, 'sync.late': s.late,

@@ -318,3 +318,35 @@ def test_negative_float_depth_is_a_malformed_frame_counted_and_logged(caplog):
     assert len(sets) == 1
     core.process(sets[0])
     np.testing.assert_array_equal(core.predictor.inputs[-1]['depth'][1, :2], [0, 0])
+
+
+# --- bag replay: CameraInfo topics in the bag ----------------------------------------------------
+def test_bag_replay_registers_from_the_camera_infos_in_the_bag(tmp_path):
+    """A recording of the rig: images of three sizes and their CameraInfo topics (as drivers publish
+    them, one per image). Replay waits for the infos, then writes outputs on the colour grid; without
+    a registration CameraInfo topic in the bag it refuses with the parameter's name."""
+    from perception.ros.bag_io import BagWriter, read_messages
+    from perception.ros.replay import replay_bag
+    topics = {'rgb': '/c/image', 'thermal': '/t/image', 'depth': '/d/image'}
+    bag = tmp_path / 'rig'
+    with BagWriter(bag) as writer:
+        for k in range(6):
+            stamp = STAMP + k * 100_000_000
+            for sensor, value in rig_frame(k).items():
+                if k > 0 or sensor == 'rgb':      # the first frame comes before two of the infos
+                    writer.write(INFO_TOPICS[sensor], ts.CAMERA_INFO, stamp, infos()[sensor])
+                msg = encode_sensor(value, sensor, ENCODING[sensor],
+                                    ts.header(stamp, f'{sensor}_optical_frame'))
+                writer.write(topics[sensor], ts.IMAGE, stamp + 1000, msg)
+    config = rig_config(topics=topics, stale_timeout=1.0)
+    predictor = Recording()
+    report = replay_bag(bag, tmp_path / 'out', predictor, config)
+    assert report.stats['awaiting_camera_info'] == 1 and report.stats['processed'] == 5
+    labels = [ts.deserialize(m.cdr, m.msgtype) for m in read_messages(tmp_path / 'out')
+              if m.topic == '/perception/labels']
+    assert len(labels) == 5
+    assert {(m.height, m.width, m.header.frame_id) for m in labels} == {
+        (COLOUR[1], COLOUR[0], 'rgb_optical_frame')}
+    missing = rig_config(topics=topics, camera_info_topics={**INFO_TOPICS, 'depth': '/nowhere'})
+    with pytest.raises(ValueError, match=r'/nowhere \(topics.depth_camera_info\) is not in the bag'):
+        replay_bag(bag, tmp_path / 'out2', Recording(), missing)
