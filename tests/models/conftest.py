@@ -50,6 +50,16 @@ def tiny_model_cfg(**overrides) -> dict:
     return cfg
 
 
+def initialised_model(cfg: dict, seed: int = 0):
+    """``build_model(cfg)`` with a fixed seed, weights initialised, in eval mode (the module-scoped
+    ``model`` fixtures)."""
+    from perception.models import build_model
+    torch.manual_seed(seed)
+    m = build_model(cfg)
+    m.init_weights()
+    return m.eval()
+
+
 @pytest.fixture
 def build():
     """Build a (tiny by default) model with a fixed seed."""

@@ -1,9 +1,11 @@
-"""Encoders: LiteNet pyramid, any registered backbone per sensor, weight sharing, local pretrained."""
+"""Encoders: the LiteNet / RepNet pyramids, any registered backbone per sensor, weight sharing,
+local pretrained."""
 import pytest
 import torch
 
 from perception.contract import SENSOR_CHANNELS, SENSORS
 from perception.models import LiteNet, MultiSensorEncoder
+from perception.models.encoders import RepNet
 
 from conftest import TINY_STAGES
 
@@ -12,10 +14,12 @@ def _inputs(b=2, h=64, w=96):
     return {s: torch.randn(b, SENSOR_CHANNELS[s], h, w) for s in SENSORS}
 
 
+@pytest.mark.parametrize('backbone', [LiteNet, RepNet])
 @pytest.mark.parametrize('arch', ['nano', 'pico'])
 @pytest.mark.parametrize('in_channels', [1, 3])
-def test_litenet_pyramid(arch, in_channels):
-    net = LiteNet(arch=arch, in_channels=in_channels).eval()
+def test_backbone_pyramid_and_declared_channels(backbone, arch, in_channels):
+    """The package's backbones return strides 4, 8, 16, 32 with the channels they declare."""
+    net = backbone(arch=arch, in_channels=in_channels).eval()
     feats = net(torch.randn(1, in_channels, 64, 96))
     assert [tuple(f.shape[-2:]) for f in feats] == [(16, 24), (8, 12), (4, 6), (2, 3)]
     assert tuple(f.shape[1] for f in feats) == net.out_channels

@@ -5,7 +5,7 @@ import torch
 
 from perception.models import dummy_inputs
 
-from conftest import make_batch, make_sample, tiny_model_cfg
+from conftest import initialised_model, make_batch, make_sample, tiny_model_cfg
 
 GUIDED = dict(type='GuidedDepthHead', channels=16, guide_channels=4, fine_channels=8,
               losses=[dict(type='DepthL1Loss')])
@@ -19,11 +19,7 @@ def _cfg(**overrides):
 
 @pytest.fixture(scope='module')
 def model():
-    from perception.models import build_model
-    torch.manual_seed(0)
-    m = build_model(_cfg())
-    m.init_weights()
-    return m.eval()
+    return initialised_model(_cfg())
 
 
 def _inputs(h=64, w=96, mask=(True, True, True), seed=0):

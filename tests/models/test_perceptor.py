@@ -10,7 +10,8 @@ from perception.contract import SENSORS, SensorError
 from perception.models import dummy_inputs
 from perception.models.sensor_inputs import batch_sensor_args
 
-from conftest import DET_CLASSES, SEG_CLASSES, make_batch, make_sample, tiny_model_cfg
+from conftest import (DET_CLASSES, SEG_CLASSES, initialised_model, make_batch, make_sample,
+                      tiny_model_cfg)
 
 SUBSETS = [m for m in itertools.product([True, False], repeat=3) if any(m)]
 
@@ -21,11 +22,7 @@ def _num_priors(h, w, strides=(8, 16, 32)):
 
 @pytest.fixture(scope='module')
 def model():
-    from perception.models import build_model
-    torch.manual_seed(0)
-    m = build_model(tiny_model_cfg())
-    m.init_weights()
-    return m.eval()
+    return initialised_model(tiny_model_cfg())
 
 
 def test_model_declares_its_class_counts(model, monkeypatch):

@@ -8,7 +8,6 @@ from torch import nn
 
 from perception.contract import SENSORS
 from perception.models import build_model, dummy_inputs
-from perception.models.encoders import RepNet
 from perception.models.layers import RepConv, is_reparameterized, reparameterize
 
 SUBSETS = [m for m in itertools.product([True, False], repeat=3) if any(m)]
@@ -51,15 +50,6 @@ def test_repconv_identity_branch_only_where_shapes_allow():
     assert RepConv(8, 8, identity=False).bn_id is None
     with pytest.raises(ValueError, match='groups'):
         RepConv(8, 10, groups=3)
-
-
-@pytest.mark.parametrize('arch', ['nano', 'pico'])
-@pytest.mark.parametrize('in_channels', [1, 3])
-def test_repnet_pyramid_and_declared_channels(arch, in_channels):
-    net = RepNet(arch=arch, in_channels=in_channels).eval()
-    feats = net(torch.randn(1, in_channels, 64, 96))
-    assert [tuple(f.shape[-2:]) for f in feats] == [(16, 24), (8, 12), (4, 6), (2, 3)]
-    assert tuple(f.shape[1] for f in feats) == net.out_channels
 
 
 NANO = 'configs/_base_/models/nano.py'
