@@ -7,8 +7,10 @@ only works if inference scales exactly as training did. Hence one ``ThermalScali
 * in the config as ``thermal_scaling = dict(mode=..., ...)``, passed to the loader
   (``LoadMultiSensorSample(thermal_scaling=thermal_scaling)``) for training and evaluation;
 * recorded in the exported model (``ModelSpec.thermal_scaling``, ONNX metadata key
-  ``perception.thermal_scaling``, the TensorRT sidecar), from where ``perception infer`` and the
-  ROS node take it -- inference never gets to choose another one.
+  ``perception.thermal_scaling``, the TensorRT sidecar), from where ``perception infer``
+  (``--thermal-encoding u16_radiometric``) and the ROS node (mono16 thermal images:
+  ``perception.ros.image_codec.decode_sensor``, given ``predictor.spec.thermal_scaling`` by the node
+  core) take it -- inference never gets to choose another one.
 
 Modes (values outside the range are clipped to 0 / 1):
 
