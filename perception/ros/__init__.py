@@ -4,7 +4,8 @@ core, bag replay and a CycloneDDS transport (docs/ros.md).
 Imports numpy, pyyaml and rosbags only; the DDS transport (``perception.ros.dds``,
 ``perception.ros.dds_node``) additionally needs cyclonedds and is imported on its own. Neither torch
 nor the OpenMMLab stack is imported here: the model comes in through ``predictor_factory`` at call
-time.
+time. ``perception.sensors`` (numpy + OpenCV) is imported when a frame needs it: registration from
+CameraInfo, a model's 16-bit thermal scaling, 32FC1 depth.
 """
 from .bag_io import BagMessage, BagWriter, bag_topics, read_messages
 from .config import NodeConfig, QosSpec, load_params_file

@@ -350,3 +350,50 @@ def test_bag_replay_registers_from_the_camera_infos_in_the_bag(tmp_path):
     missing = rig_config(topics=topics, camera_info_topics={**INFO_TOPICS, 'depth': '/nowhere'})
     with pytest.raises(ValueError, match=r'/nowhere \(topics.depth_camera_info\) is not in the bag'):
         replay_bag(bag, tmp_path / 'out2', Recording(), missing)
+
+
+# --- the DDS runner: CameraInfo topics over CycloneDDS -------------------------------------------
+def test_dds_node_subscribes_each_camera_info_and_registers():
+    """The DDS runner subscribes the three CameraInfo topics (reliable) next to the images; a peer
+    on the same domain publishes infos and images of three sizes and gets labels on the colour grid.
+    No wall-clock bound: it waits (up to a hang guard) for what it checks."""
+    import time
+
+    from test_ros_dds import pick_domain
+
+    from perception.ros.dds import DdsBus, loopback_config
+    from perception.ros.dds_node import DdsPerceptionNode
+    config = rig_config(stale_timeout=5.0)
+    domain, xml = pick_domain(), loopback_config()
+    node = DdsPerceptionNode(config, Recording(), DdsBus(domain, xml))
+    peer = DdsBus(domain, xml)
+    got = []
+    try:
+        labels = peer.subscribe(config.output_topics['labels'], ts.IMAGE, got.append)
+        peer.start()
+        node.start()
+        image_pubs = {s: peer.publisher(t, ts.IMAGE, config.input_qos_spec())
+                      for s, t in config.topics.items()}
+        info_pubs = {s: peer.publisher(t, ts.CAMERA_INFO) for s, t in INFO_TOPICS.items()}
+        deadline = time.monotonic() + 30                 # hang guard only
+        while not (all(p.matched_subscriptions() for p in [*image_pubs.values(),
+                                                           *info_pubs.values()])
+                   and labels.matched_publications()):
+            assert time.monotonic() < deadline, 'no DDS match on loopback'
+            time.sleep(0.02)
+        k = 0
+        while len(got) < 3:
+            assert time.monotonic() < deadline, f'no registered output; stats {node.core.stats()}'
+            stamp = STAMP + k * 50_000_000
+            for sensor, value in rig_frame(k).items():
+                info_pubs[sensor].publish(infos()[sensor])
+                image_pubs[sensor].publish(encode_sensor(
+                    value, sensor, ENCODING[sensor], ts.header(stamp, f'{sensor}_optical_frame')))
+            k += 1
+            time.sleep(0.05)
+    finally:
+        node.stop()
+        peer.close()
+    assert {(m.height, m.width, m.header.frame_id) for m in got} == {
+        (COLOUR[1], COLOUR[0], 'rgb_optical_frame')}
+    assert node.core.registration is not None and node.core.stats()['malformed_sets'] == 0
