@@ -1,7 +1,7 @@
 """bf16 autocast on CPU: one training step matches fp32 within a stated tolerance, with fp32 master
 weights, and bf16 inference matches fp32 outputs."""
 import torch
-from conftest import make_batch, make_sample
+from model_helpers import make_batch, make_sample
 from mmengine.optim import OptimWrapper
 
 from perception.engine.precision import CPUAutocastOptimWrapper

@@ -5,7 +5,7 @@ import torch
 from perception.contract import IGNORE_INDEX, NORMALIZATION, SensorError
 from perception.models import MultiSensorDataPreprocessor
 
-from conftest import make_batch, make_sample
+from model_helpers import make_batch, make_sample
 
 
 def test_stack_pad_normalise_and_mask():

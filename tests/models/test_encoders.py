@@ -7,7 +7,7 @@ from perception.contract import SENSOR_CHANNELS, SENSORS
 from perception.models import LiteNet, MultiSensorEncoder
 from perception.models.encoders import RepNet
 
-from conftest import TINY_STAGES
+from model_helpers import TINY_STAGES
 
 
 def _inputs(b=2, h=64, w=96):

@@ -5,7 +5,7 @@ import torch
 
 from perception.models import dummy_inputs
 
-from conftest import initialised_model, make_batch, make_sample, tiny_model_cfg
+from model_helpers import initialised_model, make_batch, make_sample, tiny_model_cfg
 
 GUIDED = dict(type='GuidedDepthHead', channels=16, guide_channels=4, fine_channels=8,
               losses=[dict(type='DepthL1Loss')])

@@ -12,7 +12,7 @@ from perception.models import build_model, dummy_inputs
 from perception.models.library_model import (LibraryModel, LibraryNetwork, library_model_config,
                                              widen_first_conv)
 
-from conftest import DET_CLASSES, SEG_CLASSES, make_batch, make_sample
+from model_helpers import DET_CLASSES, SEG_CLASSES, make_batch, make_sample
 
 KEYS = (*SENSORS, 'modality_mask')
 

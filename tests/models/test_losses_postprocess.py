@@ -7,7 +7,7 @@ import torch
 from perception.models import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
                                UncertaintyTaskWeighting, topk_nms)
 
-from conftest import tiny_model_cfg
+from model_helpers import tiny_model_cfg
 
 
 def _depth(seed=0):

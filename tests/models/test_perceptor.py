@@ -10,8 +10,8 @@ from perception.contract import SENSORS, SensorError
 from perception.models import dummy_inputs
 from perception.models.sensor_inputs import batch_sensor_args
 
-from conftest import (DET_CLASSES, SEG_CLASSES, initialised_model, make_batch, make_sample,
-                      tiny_model_cfg)
+from model_helpers import (DET_CLASSES, SEG_CLASSES, initialised_model, make_batch,
+                           make_sample, tiny_model_cfg)
 
 SUBSETS = [m for m in itertools.product([True, False], repeat=3) if any(m)]
 

@@ -3,7 +3,7 @@ target exists, gradient into that sensor's encoder only, nothing added to the ex
 import pytest
 import torch
 
-from conftest import make_batch, make_sample, tiny_model_cfg
+from model_helpers import make_batch, make_sample, tiny_model_cfg
 
 AUX = dict(type='SensorAuxHeads', tasks=('seg', 'depth'), level=1, channels=8, loss_weight=0.5)
 

@@ -51,6 +51,7 @@ def diagnose(config: str, checkpoint: str, frames: int, split: str = 'val') -> d
 
     import perception.registry  # noqa: F401
     from perception.models.builder import build_model, load_config
+    from perception.models.sensor_inputs import batch_sensor_args
     from perception.registry import DATASETS
     init_default_scope('perception')
     cfg = load_config(config)
@@ -68,7 +69,7 @@ def diagnose(config: str, checkpoint: str, frames: int, split: str = 'val') -> d
         batch = pseudo_collate([dataset[i] for i in range(start, min(start + 8, len(dataset)))])
         with torch.no_grad():
             data = model.data_preprocessor(batch, False)
-            args = model._checked_inputs(data['inputs'])
+            args = batch_sensor_args(data['inputs'])
             raw, _, _, _ = model._run(*args)
             cls_scores, bbox_preds = raw['det'][0], raw['det'][1]
             preds = model.predict(args, data['data_samples'])
