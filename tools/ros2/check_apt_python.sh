@@ -7,15 +7,17 @@
 #   2. the exported nano model through the node's build_predictor, one frame.
 # The apt rclpy itself is not installed (no apt ROS 2 here): that part of the recipe is not checked.
 #
-#   bash tools/ros2/check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC]
+#   bash tools/ros2/check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC [NUMPY_SPEC]]
 #   e.g. bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.12.1/bin/python3
-#        bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.10.13/bin/python3 'onnxruntime<=1.23.2'
+#        bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.10.13/bin/python3 'onnxruntime<=1.23.2' \
+#             'numpy==1.21.6'      # Humble: the README's onnxruntime for Python 3.10, its oldest numpy
 # The model is exported with the project's .venv (torch) into the check's folder first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-PYTHON=${1:?usage: check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC]}
+PYTHON=${1:?usage: check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC [NUMPY_SPEC]]}
 ORT_SPEC=${2:-}
+NUMPY_SPEC=${3:-}
 WORK=${CHECK_DIR:-$(mktemp -d /tmp/perception-apt-check.XXXXXX)}
 VENV=$WORK/venv
 t0=$SECONDS
@@ -37,7 +39,8 @@ python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
 for line in "${PIP_LINES[@]}"; do
   line=${line%%#*}                                   # the README's trailing comment
   line=${line//\/path\/to\/perception/$ROOT}
-  if [ -n "$ORT_SPEC" ]; then line=${line//\"onnxruntime==[0-9.]*\"/\"$ORT_SPEC\"}; fi
+  if [ -n "$ORT_SPEC" ]; then line=$(sed -E "s/\"onnxruntime[^\"]*\"/\"$ORT_SPEC\"/" <<<"$line"); fi
+  if [ -n "$NUMPY_SPEC" ]; then line=$(sed -E "s/\"numpy[^\"]*\"/\"$NUMPY_SPEC\"/" <<<"$line"); fi
   echo "== $line"
   eval "python -m $line -q"
 done
