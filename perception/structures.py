@@ -12,7 +12,9 @@ Fields (each optional -- a sample may lack any target):
 Metainfo keys used across the package: ``sample_idx``, ``img_id``, ``ori_shape``, ``img_shape``,
 ``scale_factor``, ``flip``, ``flip_direction``, ``pad_shape`` (padded size; ``img_shape`` is the
 unpadded one), ``modality_mask`` (tuple of bools in SENSORS order), ``condition``
-(synthetic scenes), ``sources`` (dict sensor -> file path).
+(synthetic scenes), ``sources`` (dict sensor -> file path), ``det_labelled`` (tuple of the
+``det_classes`` indices the sample's dataset labels; present where the dataset config declares
+``det_classes``/``det_class_map``, absent = every class labelled).
 """
 from mmengine.structures import BaseDataElement, InstanceData, PixelData
 

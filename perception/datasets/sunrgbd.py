@@ -144,7 +144,7 @@ class SUNRGBDDataset(MultiSensorDataset):
 
     def load_data_list(self) -> List[dict]:
         images = index_folder(self.root / 'image', 'rgb')
-        det_classes = self._metainfo['det_classes']
+        det_classes = self.dataset_det_classes
         data_list = []
         for img_id in self._ids(images):
             mat = self.root / 'depth' / f'{img_id}.mat'

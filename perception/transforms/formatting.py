@@ -20,10 +20,11 @@ from perception.structures import MultiTaskDataSample
 from .sample_checks import check_sample, modality_mask_of
 
 #: Metainfo keys of ``MultiTaskDataSample`` (perception/structures.py) plus ``flip_direction``
-#: (mmseg/mmdet test-time augmentation reads it) and ``pad_shape``.
+#: (mmseg/mmdet test-time augmentation reads it) and ``pad_shape``. ``det_labelled``: the
+#: detection classes the sample's dataset labels (set by a dataset's class map, docs/data.md).
 DEFAULT_META_KEYS: Tuple[str, ...] = ('sample_idx', 'img_id', 'ori_shape', 'img_shape',
                                       'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                                      'modality_mask', 'condition', 'sources')
+                                      'modality_mask', 'condition', 'sources', 'det_labelled')
 #: Values for geometric metainfo of a sample no transform touched, so that the model can always
 #: map predictions back to ``ori_shape`` without special cases.
 _META_DEFAULTS: Dict[str, Any] = {'scale_factor': (1.0, 1.0), 'flip': False,

@@ -36,6 +36,10 @@ class SyntheticRGBTDDataset(MultiSensorDataset):
         pipeline: transforms applied to the decoded sample (no loading step needed).
         cache: keep rendered samples in memory (in each loader process); a cached sample is
             handed out as a copy, so transforms never alter it.
+        det_classes, det_class_map: the model's detection classes and how the scenes' classes
+            (person, vehicle, animal, obstacle) map to them (``MultiSensorDataset``), e.g.
+            ``det_classes=('person', 'bicycle', 'car'), det_class_map=dict(vehicle='car',
+            animal=None, obstacle=None)``; segmentation classes are not changed.
     """
 
     METAINFO = dict(METAINFO)
@@ -64,16 +68,18 @@ class SyntheticRGBTDDataset(MultiSensorDataset):
         return [dict(sample_idx=i) for i in range(self.num_samples)]
 
     def load_sample(self, idx: int) -> dict:
-        """The decoded sample ``idx`` (docs/contract.md section 1) without the pipeline."""
+        """The decoded sample ``idx`` (docs/contract.md section 1) without the pipeline; with a
+        class map, boxes in ``det_classes`` and ``det_labelled`` set."""
         if not 0 <= idx < self.num_samples:
             raise IndexError(f'sample {idx} out of range for {self.num_samples} samples')
         if not self.cache:
-            return generate_sample(idx, self.seed, self.split, self.img_size, self.conditions)
+            return self.map_det_classes(generate_sample(idx, self.seed, self.split,
+                                                        self.img_size, self.conditions))
         if idx not in self._cache:
             self._cache[idx] = generate_sample(idx, self.seed, self.split, self.img_size,
                                                self.conditions)
-        return {k: v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
-                for k, v in self._cache[idx].items()}
+        return self.map_det_classes({k: v.copy() if isinstance(v, np.ndarray)
+                                     else copy.deepcopy(v) for k, v in self._cache[idx].items()})
 
     def prepare_data(self, idx: int):
         return self.pipeline(self.load_sample(idx))
