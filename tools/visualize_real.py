@@ -3,7 +3,8 @@
 Each sample is a tile: its sensors side by side (colour | thermal | depth | depth target), depth in
 the package's colour map (perception.visualization.maps: near = warm, far = cool, linear in metres)
 with a colour bar labelled in metres, invalid depth black, SUN RGB-D boxes drawn on the colour image.
-A missing sensor shows as a grey panel. Tiles are packed into rows.
+A missing sensor shows as a grey panel. Tiles are packed into rows. A source with more than
+``--per-source`` samples (LLVIP: 100 train frames) shows that many, evenly spaced.
 
     python tools/visualize_real.py [--root ../shared/data/real] [--out docs/images/real_samples.png]
 """
@@ -79,13 +80,15 @@ def sample_tile(title: str, sample: dict, det_classes: Sequence[str],
     return tile
 
 
-def render(root: Path, max_width: int = 1800) -> Tuple[np.ndarray, int]:
+def render(root: Path, max_width: int = 1800, per_source: int = 20) -> Tuple[np.ndarray, int]:
     tiles = []
     for name in REAL_SOURCES:
         ds = build_real_dataset(name, root)
         sensors = [s for s in SENSORS
                    if any(s in ds.get_data_info(i)['sensors'] for i in range(len(ds)))]
-        for i in range(len(ds)):
+        shown = range(len(ds)) if len(ds) <= per_source else \
+            np.linspace(0, len(ds) - 1, per_source).round().astype(int).tolist()
+        for i in shown:
             sample = ds.load_sample(i)
             cond = f" {sample['condition']}" if sample.get('condition') else ''
             depth_enc = ds.get_data_info(i)['sensors'].get('depth', {}).get('encoding')
@@ -101,8 +104,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='folder of the real samples (default: %(default)s)')
     parser.add_argument('--out', type=Path, default=REPO_ROOT / 'docs/images/real_samples.png')
     parser.add_argument('--width', type=int, default=1800, help='picture width in pixels')
+    parser.add_argument('--per-source', type=int, default=20,
+                        help='at most this many samples of one source, evenly spaced')
     args = parser.parse_args(argv)
-    img, count = render(args.root, args.width)
+    img, count = render(args.root, args.width, args.per_source)
     print(f'{count} samples -> {save_png_256(args.out, img)}')
     return 0
 

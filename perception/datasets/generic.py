@@ -5,6 +5,7 @@
     ROOT/<seg dir>/<id>.png            optional targets
     ROOT/<gt_depth dir>/<id>.png
     ROOT/annotations.json              optional COCO boxes (perception.datasets.coco_boxes)
+    ROOT/<boxes dir>/<id>.txt|.xml     or YOLO txt / VOC XML boxes (perception.datasets.box_files)
     ROOT/splits/<split>.txt            optional lists of sample ids
 
 Sample ids are the file stems, united over the sensor folders: a sample may lack any sensor.
@@ -22,6 +23,7 @@ from perception.registry import DATASETS
 
 from .base import (MultiSensorDataset, box_annotation, index_folder, sample_info, sort_ids,
                    source)
+from .box_files import BoxFolderReport, load_box_folder
 from .coco_boxes import read_coco_boxes
 from .layout import META_FILE, DirSpec, LayoutSpec
 
@@ -53,6 +55,8 @@ class GenericMultiSensorDataset(MultiSensorDataset):
             raise SensorError('dataset', 'split', f'one of {sorted(self.spec.splits)}', split,
                               str(self.meta_path))
         self.split = split
+        #: What a folder of YOLO/VOC label files gave (None for COCO boxes or none), also logged.
+        self.box_report: Optional[BoxFolderReport] = None
         merged = dict(seg_classes=self.spec.seg_classes, det_classes=self.spec.det_classes)
         if self.spec.palette is not None:
             merged['palette'] = self.spec.palette
@@ -73,8 +77,7 @@ class GenericMultiSensorDataset(MultiSensorDataset):
         target_specs = {'gt_sem_seg': spec.seg, 'gt_depth': spec.gt_depth}
         target_files = {t: self._folder(d, t) for t, d in target_specs.items() if d is not None}
         boxes = {} if spec.boxes_file is None or not (self.root / spec.boxes_file).is_file() \
-            else read_coco_boxes(self.root / spec.boxes_file,
-                                 self._metainfo.get('det_classes', ()))
+            else read_coco_boxes(self.root / spec.boxes_file, self.dataset_det_classes)
         ids = sort_ids(set().union(*(f.keys() for f in sensor_files.values())))
         if self.split is not None:
             split_file = self.root / spec.splits[self.split]
@@ -86,6 +89,17 @@ class GenericMultiSensorDataset(MultiSensorDataset):
                                   missing[:5], str(split_file))
             ids = listed
         box_source = None if spec.boxes_file is None else self.root / spec.boxes_file
+        box_infos = {img_id: box_annotation(ann.bboxes, ann.labels, box_source, ann.shape)
+                     for img_id, ann in boxes.items()}
+        if spec.boxes_dir is not None and not (self.root / spec.boxes_dir).is_dir():
+            print_log(f'{self.meta_path}: boxes folder {self.root / spec.boxes_dir} does not '
+                      'exist; no sample is annotated', logger='current', level=logging.WARNING)
+        elif spec.boxes_dir is not None:
+            images = {i: [files[i] for files in sensor_files.values() if i in files]
+                      for i in set().union(*sensor_files.values())}
+            box_infos, self.box_report = load_box_folder(
+                self.root / spec.boxes_dir, spec.boxes_format, self.dataset_det_classes, ids,
+                images)
         data_list = []
         for img_id in ids:
             ann = boxes.get(img_id)
@@ -95,7 +109,5 @@ class GenericMultiSensorDataset(MultiSensorDataset):
                          for s, files in sensor_files.items() if img_id in files},
                 targets={t: source(files[img_id], target_specs[t].encoding)
                          for t, files in target_files.items() if img_id in files},
-                boxes=None if ann is None else box_annotation(ann.bboxes, ann.labels,
-                                                              box_source, ann.shape),
-                extra=None if ann is None else ann.extra))
+                boxes=box_infos.get(img_id), extra=None if ann is None else ann.extra))
         return data_list

@@ -15,6 +15,7 @@ import yaml
 from perception.contract import SENSORS, SensorError
 
 from ..sensors.encodings import get_encoding
+from .box_files import BOX_FORMATS
 
 META_FILE = 'dataset.yaml'
 SEG_ENCODING = 'label_u8'
@@ -41,7 +42,9 @@ class LayoutSpec:
     sensors: Dict[str, DirSpec] = field(default_factory=dict)
     seg: Optional[DirSpec] = None
     gt_depth: Optional[DirSpec] = None
-    boxes_file: Optional[str] = None
+    boxes_file: Optional[str] = None        # COCO json: targets.boxes {file: ...}
+    boxes_dir: Optional[str] = None         # one label file per sample: {dir: ..., format: ...}
+    boxes_format: Optional[str] = None      # with boxes_dir: a key of box_files.BOX_FORMATS
     splits: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,10 +74,7 @@ class LayoutSpec:
             if not isinstance(seg, Mapping):
                 raise fail('targets.seg', '{dir: <folder>}', seg)
             seg = {'encoding': SEG_ENCODING, **seg}
-        boxes = targets.get('boxes')
-        if boxes is not None and not isinstance(boxes.get('file') if isinstance(boxes, Mapping)
-                                                else None, str):
-            raise fail('targets.boxes', '{file: <COCO json>}', boxes)
+        boxes_file, boxes_dir, boxes_format = _boxes_spec(targets.get('boxes'), fail)
         palette = data.get('palette')
         seg_classes = tuple(str(c) for c in data.get('seg_classes') or ())
         if palette is not None and (len(palette) != len(seg_classes) or
@@ -93,7 +93,8 @@ class LayoutSpec:
                                                    path, fail),
             gt_depth=None if targets.get('depth') is None else _dir_spec(
                 targets['depth'], 'gt_depth', 'depth', 'targets.depth', path, fail),
-            boxes_file=None if boxes is None else boxes['file'], splits=dict(splits))
+            boxes_file=boxes_file, boxes_dir=boxes_dir, boxes_format=boxes_format,
+            splits=dict(splits))
 
     @classmethod
     def load(cls, path) -> 'LayoutSpec':
@@ -121,6 +122,8 @@ class LayoutSpec:
             targets['depth'] = dict(dir=self.gt_depth.dir, encoding=self.gt_depth.encoding)
         if self.boxes_file is not None:
             targets['boxes'] = dict(file=self.boxes_file)
+        elif self.boxes_dir is not None:
+            targets['boxes'] = dict(dir=self.boxes_dir, format=self.boxes_format)
         data['targets'] = targets
         if self.splits:
             data['splits'] = dict(self.splits)
@@ -128,6 +131,24 @@ class LayoutSpec:
 
     def dump(self, path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _boxes_spec(boxes, fail) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """``(file, dir, format)`` of ``targets.boxes``: ``{file: <COCO json>}`` (``format: coco``
+    optional) or ``{dir: <folder of label files>, format: yolo | voc}``."""
+    expected = ('{file: <COCO json>} or {dir: <folder of label files>, format: one of '
+                f'{sorted(BOX_FORMATS)}}}')
+    if boxes is None:
+        return None, None, None
+    if not isinstance(boxes, Mapping) or set(boxes) - {'file', 'dir', 'format'}:
+        raise fail('targets.boxes', expected, boxes)
+    if isinstance(boxes.get('file'), str) and 'dir' not in boxes and \
+            boxes.get('format', 'coco') == 'coco':
+        return boxes['file'], None, None
+    if isinstance(boxes.get('dir'), str) and 'file' not in boxes and \
+            boxes.get('format') in BOX_FORMATS:
+        return None, boxes['dir'], boxes['format']
+    raise fail('targets.boxes', expected, boxes)
 
 
 def _dir_spec(entry, sensor: str, modality: str, fld: str, path: str, fail) -> DirSpec:

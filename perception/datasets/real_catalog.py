@@ -28,6 +28,11 @@ REAL_SOURCES: Dict[str, dict] = {
     'nyu_demo': dict(type='NYUDepthV2DemoDataset', data_root='nyu_demo'),
     'esanet': dict(type='ESANetSampleDataset', data_root='esanet_rgbd'),
     'sunrgbd': dict(type='SUNRGBDDataset', data_root='sunrgbd/sunrgbd_trainval'),
+    # Real RGB-thermal boxes (rgbt_det/): MSRS pairs with YOLO labels drawn on the infrared image,
+    # LLVIP's labelled train frames (50 pairs + 50 thermal-only) and unlabelled test pairs.
+    'msrs_det': dict(type='MSRSDetDataset', data_root='rgbt_det/msrs'),
+    'llvip_train': dict(type='LLVIPDataset', data_root='rgbt_det/llvip', split='train'),
+    'llvip_test': dict(type='LLVIPDataset', data_root='rgbt_det/llvip', split='test'),
 }
 
 

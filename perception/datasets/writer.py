@@ -22,6 +22,7 @@ import numpy as np
 
 from perception.contract import SENSORS, SensorError
 
+from .base import DET_LABELLED
 from .coco_boxes import coco_annotations, coco_categories, coco_image_entry
 from ..sensors.encodings import get_encoding
 from .layout import DEFAULT_ENCODINGS, META_FILE, SEG_ENCODING, DirSpec, LayoutSpec
@@ -32,9 +33,10 @@ BOXES_FILE = 'annotations.json'
 FOLDERS = {'rgb': 'rgb', 'thermal': 'thermal', 'depth': 'depth', 'gt_sem_seg': 'seg',
            'gt_depth': 'gt_depth'}
 #: Decoded-sample keys that are data or bookkeeping, not per-sample metadata.
+#: ``det_labelled`` belongs to the dataset's class map in a config, not to the sample.
 CONTRACT_KEYS = frozenset(FOLDERS) | {'gt_bboxes', 'gt_bboxes_labels', 'modality_mask',
                                       'img_shape', 'ori_shape', 'sample_idx', 'img_id',
-                                      'sources'}
+                                      'sources', DET_LABELLED}
 _MODALITY = dict({s: s for s in SENSORS}, **TARGET_MODALITIES)
 
 
@@ -101,6 +103,11 @@ class GenericLayoutWriter:
 
     def _load_existing(self) -> None:
         old = LayoutSpec.load(self.root / META_FILE)
+        if old.boxes_dir is not None:
+            raise SensorError('dataset', 'targets.boxes', f'COCO boxes ({{file: {BOXES_FILE}}}) '
+                              'to append to: the writer writes no YOLO/VOC label files',
+                              f'{{dir: {old.boxes_dir}, format: {old.boxes_format}}}',
+                              str(self.root / META_FILE))
         if (old.seg_classes, old.det_classes) != (self.meta['seg_classes'],
                                                   self.meta['det_classes']):
             raise SensorError('dataset', 'classes', f'the classes of the existing '
