@@ -16,9 +16,10 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from typing import Callable, List, Optional
 
-from perception.contract import PerceptionError, reraised_message
+from perception.contract import PerceptionError, PerceptionWarning, reraised_message
 
 #: Exit code of an input error (argparse uses 2 for a bad command line too).
 EXIT_INPUT = 2
@@ -76,8 +77,19 @@ def error_message(err: BaseException) -> str:
     return ' '.join(text.split())
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None,
+                  _default=warnings.showwarning) -> None:
+    """``PerceptionWarning`` s as one ``warning: ...`` line on stderr; others as Python shows them."""
+    if issubclass(category, PerceptionWarning):
+        print(f'warning: {" ".join(str(message).split())}', file=file or sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def report_input_errors(fn: Callable[[], Optional[int]], debug: bool = False) -> int:
-    """Run ``fn``; an input error becomes ``error: ...`` on stderr and exit code 2."""
+    """Run ``fn``; an input error becomes ``error: ...`` on stderr and exit code 2, a
+    ``PerceptionWarning`` one ``warning: ...`` line."""
+    warnings.showwarning = _show_warning
     try:
         return int(fn() or 0)
     except INPUT_ERRORS as err:

@@ -24,7 +24,8 @@ IGNORE_INDEX = 255
 #: and the fusion, the decoders and the heads work on, finest first.
 STRIDES: Tuple[int, ...] = (4, 8, 16, 32)
 
-#: Graph input names (ONNX, TensorRT) -- identical to the sensor names plus the mask.
+#: Graph input names (ONNX, TensorRT) of a model of all three sensors -- the sensor names plus the
+#: mask. A model built for fewer sensors (``model = dict(sensors=(...))``) has ``input_names(sensors)``.
 INPUT_NAMES: Tuple[str, ...] = SENSORS + ('modality_mask', )
 #: Detection outputs of an exported graph: candidates before NMS (``--nms host``) or the kept
 #: detections after in-graph NMS, fixed size K, score 0 in empty slots.
@@ -52,6 +53,11 @@ DEPRECATED_SETTING_NAMES: Dict[str, str] = {
 # gt_bboxes: float32 (N, 4) xyxy pixels; gt_bboxes_labels: int64 (N,)
 # gt_depth: float32 (H, W) metres, 0 where invalid
 # A missing sensor or target is ``None``: that is represented, never an error.
+
+#: Sample metainfo key: the model's detection class indices the sample's dataset labels (sorted); a
+#: sample without it labels every class. Set by datasets from the config's ``det_classes`` /
+#: ``det_class_map``; the detection loss gives the other classes no gradient (partial labels).
+DET_LABELLED = 'det_labelled'
 
 #: Per-sensor normalisation of the network input: ``(x - mean) / std`` per channel.
 #: rgb in 0..255 (ImageNet statistics), thermal in [0, 1], depth in metres.
@@ -93,6 +99,11 @@ def reraised_message(text: str) -> str:
     for last in re.finditer(rf'^(?:[\w.]+\.)?{head.group(1)}: ', text, re.MULTILINE):
         pass
     return text if last is None else text[last.end():].strip()
+
+
+class PerceptionWarning(UserWarning):
+    """Something the user should know about what they gave (e.g. a sensor the model does not use);
+    the command line prints it as one ``warning: ...`` line (perception/cli.py)."""
 
 
 class ConfigError(PerceptionError, ValueError):
@@ -155,6 +166,40 @@ def sensor_specs(normalization: Optional[Dict[str, Dict[str, Tuple[float, ...]]]
 def sensor_subsets(sensors: Sequence[str] = SENSORS) -> List[Tuple[str, ...]]:
     """Every non-empty subset of ``sensors``, largest first, each in the given order (7 for three)."""
     return [c for k in range(len(sensors), 0, -1) for c in combinations(sensors, k)]
+
+
+def check_sensors(sensors: Sequence[str], where: str = 'sensors') -> Tuple[str, ...]:
+    """The sensors a model is built for, checked: a non-empty subset of ``SENSORS`` in its order.
+
+    Args:
+        sensors: sensor names, e.g. ``('rgb', 'thermal')``.
+        where: what declares them (``'model.sensors'``), for the error.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        ConfigError: empty, an unknown or repeated name, or not in the contract's order (the
+            message gives the ordered tuple to write instead).
+    """
+    if isinstance(sensors, str):
+        sensors = (sensors, )
+    names = tuple(str(s) for s in sensors)
+    unknown = [s for s in names if s not in SENSORS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ConfigError(f'{where}: expected a non-empty subset of {SENSORS} without repeats, '
+                          f'got {names}' + (f' (unknown: {unknown})' if unknown else ''))
+    ordered = tuple(s for s in SENSORS if s in names)
+    if ordered != names:
+        raise ConfigError(f"{where}: sensors follow the contract's order {SENSORS}; write "
+                          f'{ordered}, not {names}')
+    return names
+
+
+def input_names(sensors: Sequence[str] = SENSORS) -> Tuple[str, ...]:
+    """Graph input names of a model built for ``sensors``: the sensors, then ``modality_mask``
+    (B, len(sensors)) whose column ``i`` says whether ``sensors[i]`` is present."""
+    return tuple(sensors) + ('modality_mask', )
 
 
 def renamed_settings(settings: Mapping[str, Any], where: str) -> Dict[str, Any]:

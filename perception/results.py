@@ -20,6 +20,7 @@ class PerceptionResult:
     det_labels: Optional[np.ndarray] = None   # (K,) int32 indices into det_classes
     depth: Optional[np.ndarray] = None        # (H, W) float32 metres
     modality_mask: Tuple[bool, ...] = (True, True, True)  # sensors used, SENSORS order
+    ignored_sensors: Tuple[str, ...] = ()     # sensors given that the model does not use
     seg_classes: Sequence[str] = ()
     det_classes: Sequence[str] = ()
     timings_ms: Dict[str, float] = field(default_factory=dict)

@@ -84,13 +84,11 @@ def class_names(model, cfg, num_seg: Optional[int], num_det: Optional[int]) -> T
 def probe_output_shapes(model, input_size: Tuple[int, int]) -> Dict[str, tuple]:
     """Shapes of ``forward_export`` outputs on a zero batch."""
     import torch
-    h, w = input_size
+
+    from perception.models.export import model_sensors, zero_inputs
     device = next(model.parameters()).device
     with torch.no_grad():
-        out = model.forward_export(torch.zeros(1, 3, h, w, device=device),
-                                   torch.zeros(1, 1, h, w, device=device),
-                                   torch.zeros(1, 1, h, w, device=device),
-                                   torch.ones(1, 3, device=device))
+        out = model.forward_export(*zero_inputs(*input_size, model_sensors(model), device))
     return {k: tuple(v.shape) for k, v in out.items()}
 
 
@@ -126,7 +124,8 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
         **options: detection settings overriding the config's (``None`` values are ignored).
 
     Returns:
-        The ``ModelSpec``.
+        The ``ModelSpec``, with the model's ``sensors`` and ``trained_sensors`` (the sensors seen in
+        training, counted into the checkpoint).
     """
     counts = class_counts(model, input_size)
     num_seg, num_det = counts.get('seg'), counts.get('det')
@@ -135,6 +134,8 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
         nms = 'none'
     settings = nms_defaults(cfg)
     settings.update({k: v for k, v in options.items() if v is not None})
+    sensors = tuple(getattr(model, 'sensors', SENSORS))
     return ModelSpec(input_size=input_size, seg_classes=seg, det_classes=det,
                      normalization=normalization_of(cfg), nms=nms, outputs=tuple(outputs),
-                     source=source, thermal_scaling=thermal_scaling_of(cfg), **settings)
+                     source=source, thermal_scaling=thermal_scaling_of(cfg), sensors=sensors,
+                     trained_sensors=getattr(model, 'trained_sensors', sensors), **settings)

@@ -86,7 +86,7 @@ def postprocess(raw: Dict[str, np.ndarray], spec: ModelSpec, info: FrameInfo, th
     out_h, out_w = info.shape
     net_h, net_w = spec.input_size
     result = PerceptionResult(modality_mask=info.modality_mask, seg_classes=spec.seg_classes,
-                              det_classes=spec.det_classes)
+                              det_classes=spec.det_classes, ignored_sensors=info.ignored)
     labels = seg_labels_of(raw, index)
     if labels is not None:
         result.seg_labels = (labels if labels.shape == (out_h, out_w)

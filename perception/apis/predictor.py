@@ -11,11 +11,13 @@ postprocess), driven by the backend's ``ModelSpec``; backends only map input ten
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from perception.contract import PerceptionWarning
 from perception.results import PerceptionResult
 
 from .backends.base import Backend
@@ -27,6 +29,13 @@ ONNX_SUFFIXES = ('.onnx', )
 ENGINE_SUFFIXES = ('.engine', '.plan', '.trt')
 CONFIG_SUFFIXES = ('.py', )
 ALIASES = {'pytorch': 'torch', 'ort': 'onnxruntime', 'trt': 'tensorrt'}
+
+
+class IgnoredSensorWarning(PerceptionWarning):
+    """A frame brought a sensor the model does not use (not built for it, or never trained on it);
+    the sensor was left out. Issued once per sensor and Predictor."""
+
+
 _SUFFIX_HELP = (f'configs {CONFIG_SUFFIXES} run on torch, {ONNX_SUFFIXES} on onnxruntime, '
                 f'{ENGINE_SUFFIXES} on tensorrt')
 
@@ -65,6 +74,7 @@ class Predictor:
             raise ValueError(f'backend={backend!r} does not fit {model!r}, which runs on '
                              f'{self.backend.name!r} ({_SUFFIX_HELP})')
         self.thresholds = Thresholds.from_spec(self.backend.spec, score_thr, iou_thr, max_det)
+        self._warned_ignored: set = set()
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
@@ -131,14 +141,29 @@ class Predictor:
             rgb, thermal, depth: as ``__call__``; registered first when ``registration`` is set.
 
         Returns:
-            ``({rgb, thermal, depth, modality_mask}`` float32 batches of one, the ``FrameInfo``
-            ``postprocess`` maps the outputs back with``)``.
+            ``(inputs, info)``: float32 batches of one named by ``spec.input_names`` (the model's
+            sensors and ``modality_mask``) and the ``FrameInfo`` ``postprocess`` maps the outputs
+            back with (it names the sensors given that the model does not use, which are left out
+            with one ``IgnoredSensorWarning`` per sensor).
         """
         if self.registration is not None:   # outside the thermal view: the mean, i.e. 0 after norm
             fill = self.spec.normalization['thermal']['mean'][0]
             on_rgb = self.registration.apply(rgb, thermal, depth, thermal_fill=fill)
             rgb, thermal, depth = on_rgb['rgb'], on_rgb['thermal'], on_rgb['depth']
-        return preprocess(self.spec, rgb=rgb, thermal=thermal, depth=depth)
+        inputs, info = preprocess(self.spec, rgb=rgb, thermal=thermal, depth=depth)
+        self._warn_ignored(info.ignored)
+        return inputs, info
+
+    def _warn_ignored(self, ignored: Sequence[str]) -> None:
+        """One warning per sensor, the first time a frame brings one the model does not use."""
+        for s in ignored:
+            if s in self._warned_ignored:
+                continue
+            self._warned_ignored.add(s)
+            why = ('never appeared in its training' if s in self.spec.sensors
+                   else f'is not one of its sensors {self.spec.sensors}')
+            warnings.warn(f'{s} is ignored: the model {why} (warned once)', IgnoredSensorWarning,
+                          stacklevel=3)
 
     def __call__(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
                  depth: Optional[np.ndarray] = None) -> PerceptionResult:

@@ -2,14 +2,16 @@
 
 Input: the decoded representation of docs/contract.md section 1 (rgb uint8 (H, W, 3) RGB, thermal
 float32 (H, W) in [0, 1], depth float32 (H, W) metres with 0 = invalid), any subset, all the same size.
-Output: float32 (1, C, h, w) tensors at the network size plus a (1, 3) modality mask, exactly what
-``MultiSensorDataPreprocessor`` feeds the model in training: resized (depth nearest, so invalid pixels
-never blend with valid ones), normalised with the spec, then absent sensors and invalid depth zeroed
-*after* normalisation.
+Output: float32 (1, C, h, w) tensors at the network size for each sensor the model is built for
+(``spec.sensors``) plus a (1, S) modality mask, exactly what ``MultiSensorDataPreprocessor`` feeds the
+model in training: resized (depth nearest, so invalid pixels never blend with valid ones), normalised
+with the spec, then absent sensors and invalid depth zeroed *after* normalisation. A sensor the model was
+not built for, or never saw in training (``spec.trained_sensors``), is not used: ``FrameInfo.ignored``
+names it, and the Predictor warns once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional, Tuple
 
 import cv2
@@ -27,7 +29,8 @@ MASK = 'modality_mask'
 class FrameInfo:
     """What post-processing needs to map outputs back onto the frame."""
     shape: Tuple[int, int]                      # (H, W) of the given frame
-    modality_mask: Tuple[bool, bool, bool]      # sensors given, SENSORS order
+    modality_mask: Tuple[bool, bool, bool]      # sensors used by the model, SENSORS order
+    ignored: Tuple[str, ...] = ()               # sensors given that the model does not use
 
 
 def _check_rgb(rgb) -> np.ndarray:
@@ -90,14 +93,36 @@ def check_frame(rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] 
     return given, FrameInfo(shape=(int(ref[0]), int(ref[1])), modality_mask=mask)
 
 
+def usable_sensors(spec: ModelSpec, given, info: FrameInfo) -> Tuple[Dict[str, np.ndarray],
+                                                                    FrameInfo]:
+    """The given sensors the model uses (built for and trained on), and the frame info saying
+    which were used and which ignored.
+
+    Raises:
+        SensorError: none of the given sensors is one the model uses.
+    """
+    usable = set(spec.trained_sensors)
+    used = {s: x for s, x in given.items() if s in usable}
+    ignored = tuple(s for s in SENSORS if s in given and s not in usable)
+    if not used:
+        untrained = [s for s in ignored if s in spec.sensors]
+        why = (f'; {untrained} never appeared in its training' if untrained else '')
+        raise SensorError(MASK, 'value', f'at least one sensor the model uses '
+                          f'{spec.trained_sensors} (it is built for {spec.sensors}{why})',
+                          f'only {list(given)}')
+    return used, replace(info, modality_mask=tuple(s in used for s in SENSORS), ignored=ignored)
+
+
 def preprocess(spec: ModelSpec, rgb: Optional[np.ndarray] = None,
                thermal: Optional[np.ndarray] = None, depth: Optional[np.ndarray] = None
                ) -> Tuple[Dict[str, np.ndarray], FrameInfo]:
-    """Frame -> ``{rgb, thermal, depth, modality_mask}`` float32 batch of one at ``spec.input_size``."""
-    given, info = check_frame(rgb, thermal, depth)
+    """Frame -> float32 batch of one at ``spec.input_size``: one array per sensor of
+    ``spec.sensors`` and ``modality_mask`` (1, len(spec.sensors)); sensors the model does not use
+    are left out (``FrameInfo.ignored``)."""
+    given, info = usable_sensors(spec, *check_frame(rgb, thermal, depth))
     h, w = spec.input_size
     inputs: Dict[str, np.ndarray] = {}
-    for s in SENSORS:
+    for s in spec.sensors:
         c = SENSOR_CHANNELS[s]
         if s not in given:
             inputs[s] = np.zeros((1, c, h, w), np.float32)
@@ -114,5 +139,5 @@ def preprocess(spec: ModelSpec, rgb: Optional[np.ndarray] = None,
         if s == 'depth':
             y = np.where(x > 0, y, np.float32(0))
         inputs[s] = np.ascontiguousarray(y.transpose(2, 0, 1)[None], dtype=np.float32)
-    inputs[MASK] = np.asarray([info.modality_mask], np.float32)
+    inputs[MASK] = np.asarray([[s in given for s in spec.sensors]], np.float32)
     return inputs, info

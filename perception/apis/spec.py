@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from perception.contract import NORMALIZATION
+from perception.contract import NORMALIZATION, SENSORS, check_sensors, input_names
 
 #: Detection post-processing modes: NMS in the graph (ONNX NonMaxSuppression / TensorRT
 #: EfficientNMS_TRT plugin), on the host (graph returns top-K pre-NMS candidates), or no detection.
 NMS_MODES: Tuple[str, ...] = ('onnx', 'trt', 'host', 'none')
 METADATA_PREFIX = 'perception.'
-SPEC_VERSION = 1
+#: 2: ``sensors`` and ``trained_sensors`` (a version-1 spec is a model of all three sensors).
+SPEC_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class ModelSpec:
     source: str = ''                               # config / checkpoint the graph came from
     #: How 16-bit radiometric thermal became [0, 1] in training (perception/sensors/thermal.py).
     thermal_scaling: Optional[Dict[str, Any]] = None
+    #: The sensors the network is built for (its graph inputs, the columns of ``modality_mask``),
+    #: in ``contract.SENSORS`` order.
+    sensors: Tuple[str, ...] = SENSORS
+    #: The sensors it saw in training (a subset of ``sensors``); frames of others are not used.
+    trained_sensors: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self):
         if self.nms not in NMS_MODES:
@@ -54,9 +60,21 @@ class ModelSpec:
         object.__setattr__(self, 'seg_classes', tuple(self.seg_classes))
         object.__setattr__(self, 'det_classes', tuple(self.det_classes))
         object.__setattr__(self, 'outputs', tuple(self.outputs))
+        sensors = check_sensors(self.sensors, 'model spec sensors')
+        trained = sensors if self.trained_sensors is None else check_sensors(
+            self.trained_sensors, 'model spec trained_sensors')
+        if not set(trained) <= set(sensors):
+            raise ValueError(f'trained_sensors {trained} must be among the sensors {sensors}')
+        object.__setattr__(self, 'sensors', sensors)
+        object.__setattr__(self, 'trained_sensors', trained)
         object.__setattr__(self, 'normalization', {
             s: {k: tuple(float(x) for x in v) for k, v in d.items()}
             for s, d in self.normalization.items()})
+
+    @property
+    def input_names(self) -> Tuple[str, ...]:
+        """The graph's input names: ``sensors``, then ``modality_mask``."""
+        return input_names(self.sensors)
 
     @property
     def has_det(self) -> bool:

@@ -26,11 +26,26 @@ SEGFORMER_B0 = 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
 RTMDET_TINY = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 
 
-def sensor_inputs(shape: Sequence[int], sensors: Sequence[str] = SENSORS, batch: int = 1,
-                  device: str = 'cpu') -> Tuple[torch.Tensor, ...]:
+def sensor_inputs(shape: Sequence[int], sensors: Optional[Sequence[str]] = None, batch: int = 1,
+                  device: str = 'cpu', model_sensors: Sequence[str] = SENSORS
+                  ) -> Tuple[torch.Tensor, ...]:
+    """Normalised random inputs of a model built for ``model_sensors`` (one tensor each, then the
+    mask), with ``sensors`` present (default: all of them)."""
     from perception.models.export import dummy_inputs
-    return tuple(t.to(device) for t in dummy_inputs(*shape, batch=batch,
-                                                     mask=[s in sensors for s in SENSORS]))
+    present = model_sensors if sensors is None else sensors
+    unknown = [s for s in present if s not in model_sensors]
+    if unknown:
+        raise ValueError(f'sensors {unknown} are not among the model\'s {tuple(model_sensors)}')
+    return tuple(t.to(device) for t in dummy_inputs(
+        *shape, batch=batch, mask=[s in present for s in model_sensors], sensors=model_sensors))
+
+
+def _feed(session, inputs: Tuple[torch.Tensor, ...], names: Optional[Sequence[str]]):
+    """``inputs`` by name (default: the first ``len(inputs)`` of ``contract.INPUT_NAMES``), only
+    those the session takes (an exporter drops an input the graph never reads)."""
+    names = INPUT_NAMES[:len(inputs)] if names is None else tuple(names)
+    takes = {i.name for i in session.get_inputs()}
+    return {n: t.cpu().numpy().astype(np.float32) for n, t in zip(names, inputs) if n in takes}
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -105,30 +120,32 @@ def torch_runner(module: nn.Module, inputs: Tuple[torch.Tensor, ...], device: st
 
 
 def export_module(module: nn.Module, inputs: Tuple[torch.Tensor, ...], path: Path,
-                  opset: int = 17) -> Path:
+                  opset: int = 17, names: Optional[Sequence[str]] = None) -> Path:
     """A plain ``torch.onnx.export`` (TorchScript exporter, static shapes) of any module: how the
     peers (SegFormer-B0, RTMDet-tiny: network only, no NMS) are put in ONNX Runtime next to nano.
     Inputs are named like the perception graph's (an RGB-only model's one input is ``rgb``), so
-    ``onnxruntime_runner`` feeds both kinds the same way."""
+    ``onnxruntime_runner`` feeds both kinds the same way (``names``: default the first
+    ``len(inputs)`` of ``contract.INPUT_NAMES``)."""
     import warnings
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')   # tracer warnings about the peers' Python control flow
         torch.onnx.export(module.eval(), inputs, str(path), opset_version=opset, dynamo=False,
-                          do_constant_folding=True, input_names=list(INPUT_NAMES[:len(inputs)]))
+                          do_constant_folding=True,
+                          input_names=list(INPUT_NAMES[:len(inputs)] if names is None else names))
     return path
 
 
 def onnxruntime_runner(path: Path, inputs: Tuple[torch.Tensor, ...],
-                       threads: Optional[int] = None) -> Runner:
+                       threads: Optional[int] = None,
+                       names: Optional[Sequence[str]] = None) -> Runner:
+    """One ONNX Runtime CPU session call on ``inputs`` named ``names`` (see ``_feed``)."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), sess_options=options,
                                    providers=['CPUExecutionProvider'])
-    takes = {i.name for i in session.get_inputs()}
-    feed = {n: t.cpu().numpy().astype(np.float32) for n, t in zip(INPUT_NAMES, inputs)
-            if n in takes}
+    feed = _feed(session, inputs, names)
 
     def run() -> None:
         session.run(None, feed)
@@ -235,7 +252,8 @@ def latency_stats(times: Sequence[float], batch: int = 1) -> Dict[str, float]:
 
 
 def onnxruntime_profile(path: Path, inputs: Tuple[torch.Tensor, ...], threads: Optional[int] = None,
-                        runs: int = 20) -> Dict[str, object]:
+                        runs: int = 20, names: Optional[Sequence[str]] = None
+                        ) -> Dict[str, object]:
     """Where ONNX Runtime spends a graph's time: kernel time per operator type (fraction of the
     total, from its built-in profiler over ``runs`` inferences) and the number of nodes it runs
     after its own graph optimisations."""
@@ -253,9 +271,7 @@ def onnxruntime_profile(path: Path, inputs: Tuple[torch.Tensor, ...], threads: O
         options.profile_file_prefix = os.path.join(tmp, 'profile')
         session = ort.InferenceSession(str(path), sess_options=options,
                                        providers=['CPUExecutionProvider'])
-        takes = {i.name for i in session.get_inputs()}
-        feed = {n: t.cpu().numpy().astype(np.float32) for n, t in zip(INPUT_NAMES, inputs)
-                if n in takes}
+        feed = _feed(session, inputs, names)
         for _ in range(runs):
             session.run(None, feed)
         with open(session.end_profiling()) as f:

@@ -6,10 +6,11 @@ Groups (all batch 1, CPU unless stated):
   every row's "% of peak" is against the peak of its own backend and precision;
 * backends -- nano at each size: PyTorch eager fp32 and bf16 (where the CPU has native bf16), ONNX
   Runtime FP32 and INT8, the same re-parameterised graph (network + top-K candidates) everywhere;
-* peers -- like for like at the first size: nano, the earlier nano design(s) (``compare``) and what a
+* peers -- like for like: nano and the ``compare`` configs (the earlier nano design, models built
+  for fewer sensors, each fed all of its own sensors) at every size, and at the first size what a
   user would otherwise run, mmseg's SegFormer-B0 and mmdet's RTMDet-tiny from their own configs
   (random weights, RGB, network only, no NMS), each in PyTorch eager and exported to ONNX Runtime;
-  plus ONNX Runtime's profile of nano and the earlier design (where the time goes);
+  plus ONNX Runtime's profile of nano and the compared configs (where the time goes);
 * subsets -- every non-empty sensor subset at the first size, PyTorch and ONNX Runtime FP32: the graph
   is static, absent sensors are zeros, so the cost should not depend on the subset;
 * models -- PyTorch eager at the first size: the multi-task model and the three single-task models
@@ -29,7 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from perception.contract import SENSORS, sensor_subsets
+from perception.contract import sensor_subsets
 
 from . import runners as br
 
@@ -87,9 +88,11 @@ class SuiteResult:
     profiles: Dict[str, dict] = field(default_factory=dict)   # model -> onnxruntime_profile
     seconds: float = 0.0
 
-    def find(self, group: str, model: str, backend: str) -> Optional[Row]:
+    def find(self, group: str, model: str, backend: str,
+             size: Optional[Size] = None) -> Optional[Row]:
+        """The first row of ``group``/``model``/``backend`` (at ``size`` when given)."""
         return next((r for r in self.rows if (r.group, r.model, r.backend) ==
-                     (group, model, backend)), None)
+                     (group, model, backend) and (size is None or r.size == tuple(size))), None)
 
 
 def export_deployed(config, size: Size, folder: Path, int8: bool,
@@ -157,30 +160,36 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
             # slow the next PyTorch measurement by ~30 % on two cores.
             gc.collect()
             wrapper = ExportWrapper(files['model']).eval()
-            gmacs = br.count_flops(ExportForward(files['model']), br.sensor_inputs(size)) / 1e9
-            subsets = sensor_subsets() if (opts.subsets and i == 0) else [SENSORS]
+            own, names = wrapper.sensors, wrapper.input_names
+            gmacs = br.count_flops(ExportForward(files['model']),
+                                   br.sensor_inputs(size, model_sensors=own)) / 1e9
+            subsets = sensor_subsets(own) if (opts.subsets and i == 0) else [own]
             for sensors in subsets:
-                group = 'backends' if tuple(sensors) == SENSORS else 'subsets'
-                inputs = br.sensor_inputs(size, sensors)
+                group = 'backends' if tuple(sensors) == own else 'subsets'
+                inputs = br.sensor_inputs(size, sensors, model_sensors=own)
                 add(group, name, size, 'pytorch eager', sensors,
                     br.torch_runner(wrapper, inputs), gmacs)
                 if bf16 and group == 'backends':
                     add(group, name, size, 'pytorch eager bf16', sensors,
                         br.torch_runner(wrapper, inputs, precision='bf16'), gmacs)
                 add(group, name, size, 'onnxruntime fp32', sensors,
-                    br.onnxruntime_runner(files['fp32'], inputs, opts.threads), gmacs)
+                    br.onnxruntime_runner(files['fp32'], inputs, opts.threads, names), gmacs)
                 for target, backend in INT8_BACKENDS.items():
                     if target in files and group == 'backends':
                         add(group, name, size, backend, sensors,
-                            br.onnxruntime_runner(files[target], inputs, opts.threads), gmacs)
+                            br.onnxruntime_runner(files[target], inputs, opts.threads, names),
+                            gmacs)
             if i == 0 and opts.peers:
+                full = br.sensor_inputs(size, model_sensors=own)
                 result.profiles[name] = br.onnxruntime_profile(
-                    files['fp32'], br.sensor_inputs(size), opts.threads)
+                    files['fp32'], full, opts.threads, names=names)
                 for target, backend in INT8_BACKENDS.items():
                     if target in files:
                         result.profiles[f'{name} {backend}'] = br.onnxruntime_profile(
-                            files[target], br.sensor_inputs(size), opts.threads)
-                _peer_rows(opts, result, add, size, Path(tmp), bf16, name, files, gmacs)
+                            files[target], full, opts.threads, names=names)
+            if opts.peers:
+                _peer_rows(opts, result, add, size, Path(tmp), bf16, name, files, gmacs,
+                           first=i == 0)
             if _use_cuda(opts):
                 _cuda_rows(result, add, name, wrapper, size, gmacs)
     if opts.models:
@@ -193,27 +202,34 @@ def run_suite(opts: SuiteOptions, log: Callable[[str], None] = print) -> SuiteRe
 
 
 def _peer_rows(opts: SuiteOptions, result: SuiteResult, add, size: Size, folder: Path, bf16: bool,
-               name: str, files: Dict[str, object], gmacs: float) -> None:
-    """nano (already measured: copied into the peers group), the earlier designs and the OpenMMLab
-    models, in PyTorch eager and ONNX Runtime FP32 on the same machine in the same run."""
+               name: str, files: Dict[str, object], gmacs: float, first: bool = True) -> None:
+    """nano (already measured: copied into the peers group), the ``--compare`` configs (earlier
+    designs, models of fewer sensors: each fed its own sensors, all present) at every size, and --
+    at the first size -- the OpenMMLab models, in PyTorch eager and ONNX Runtime FP32 on the same
+    machine in the same run."""
     from perception.models.builder import load_config
     from perception.models.export import ExportWrapper
     for backend in ('pytorch eager', 'onnxruntime fp32'):
-        row = result.find('backends', name, backend)
+        row = result.find('backends', name, backend, size)
         if row is not None:
             result.rows.append(Row('peers', name, row.size, backend, row.sensors, row.stats,
                                    row.gmacs))
     for config in opts.compare:
         other = Path(config).stem
         exported = export_deployed(config, size, folder, False, 0)
-        model = exported['model']
-        macs = br.count_flops(ExportWrapper(model), br.sensor_inputs(size)) / 1e9
-        add('peers', other, size, 'pytorch eager', SENSORS,
-            br.torch_runner(ExportWrapper(model).eval(), br.sensor_inputs(size)), macs)
-        add('peers', other, size, 'onnxruntime fp32', SENSORS,
-            br.onnxruntime_runner(exported['fp32'], br.sensor_inputs(size), opts.threads), macs)
-        result.profiles[other] = br.onnxruntime_profile(exported['fp32'], br.sensor_inputs(size),
-                                                        opts.threads)
+        wrapper = ExportWrapper(exported['model']).eval()
+        inputs = br.sensor_inputs(size, model_sensors=wrapper.sensors)
+        macs = br.count_flops(wrapper, inputs) / 1e9
+        add('peers', other, size, 'pytorch eager', wrapper.sensors,
+            br.torch_runner(wrapper, inputs), macs)
+        add('peers', other, size, 'onnxruntime fp32', wrapper.sensors,
+            br.onnxruntime_runner(exported['fp32'], inputs, opts.threads, wrapper.input_names),
+            macs)
+        if first:
+            result.profiles[other] = br.onnxruntime_profile(exported['fp32'], inputs,
+                                                            opts.threads, names=wrapper.input_names)
+    if not first:
+        return
     classes = dict(load_config(opts.config).model.get('num_classes') or {})
     rgb = (torch.randn(1, 3, *size), )
     for label, config, key in (('SegFormer-B0 (mmseg)', br.SEGFORMER_B0, 'seg'),
@@ -234,10 +250,10 @@ def _cuda_rows(result: SuiteResult, add, name, wrapper, size, gmacs) -> None:
     for key, dtype in (('cuda fp32', torch.float32), ('cuda fp16', torch.float16)):
         if key not in result.peak_gflops:
             result.peak_gflops[key] = br.matmul_peak_gflops(4096, device='cuda', dtype=dtype)
-    inputs = br.sensor_inputs(size, device='cuda')
-    add('cuda', name, size, 'pytorch cuda fp32', SENSORS,
+    inputs = br.sensor_inputs(size, device='cuda', model_sensors=wrapper.sensors)
+    add('cuda', name, size, 'pytorch cuda fp32', wrapper.sensors,
         br.torch_runner(wrapper, inputs, 'cuda'), gmacs)
-    add('cuda', name, size, 'pytorch cuda fp16', SENSORS,
+    add('cuda', name, size, 'pytorch cuda fp16', wrapper.sensors,
         br.torch_runner(wrapper, inputs, 'cuda', half=True), gmacs)
     wrapper.float().cpu()
 
@@ -247,11 +263,12 @@ def _model_rows(opts: SuiteOptions, add, name: str, size: Size) -> None:
     models = [(f'{name} (seg+det+depth)', lambda: br.perception_model(opts.config))]
     for task in ('seg', 'det', 'depth'):
         models.append((f'{name} {task} only', lambda t=task: br.perception_model(opts.config, (t, ))))
-    ours = br.sensor_inputs(size)
     for label, build in models:
         module = reparameterize(build())
+        own = tuple(module.model.sensors)
+        ours = br.sensor_inputs(size, model_sensors=own)
         gmacs = br.count_flops(module, ours) / 1e9
-        add('models', label, size, 'pytorch eager', SENSORS, br.torch_runner(module, ours), gmacs)
+        add('models', label, size, 'pytorch eager', own, br.torch_runner(module, ours), gmacs)
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -354,12 +371,13 @@ def to_markdown(result: SuiteResult, command: str, opts: SuiteOptions) -> str:
     out += ['## Backends', ''] + _table(by['backends'], peaks) + ['']
     if by['peers']:
         out += ['## Peers in the same backends', '',
-                f'`{name}` runs three sensors and three tasks; '
+                f'`{name}` and the compared configs ('
                 + ', '.join(f'`{Path(c).stem}`' for c in opts.compare)
-                + ' is the earlier design of the same model; the OpenMMLab models run RGB only, '
-                'one task each, from the libraries\' own configs (SegFormer-B0: `'
-                + br.SEGFORMER_B0 + '`, RTMDet-tiny: `' + br.RTMDET_TINY + '`), exported with '
-                '`torch.onnx.export` (network only, no NMS).', ''] + _table(by['peers'], peaks)
+                + ') run the sensors of the sensors column, all present, and their own tasks; '
+                'the OpenMMLab models run RGB only, one task each, from the libraries\' own '
+                'configs (SegFormer-B0: `' + br.SEGFORMER_B0 + '`, RTMDet-tiny: `'
+                + br.RTMDET_TINY + '`), exported with `torch.onnx.export` (network only, no '
+                'NMS).', ''] + _table(by['peers'], peaks, with_sensors=True)
         out += ['', 'Where ONNX Runtime spends the time (share of kernel time per operator type, '
                 'from its profiler, at the first size; nodes after its graph optimisations; the '
                 'INT8 rows are nano\'s two INT8 files):', '']

@@ -32,11 +32,12 @@ HELP_EPILOG = """examples:
 
 @dataclass
 class Spec:
-    """What to run: the same for every backend."""
+    """What to run: the same for every backend (``sensors`` None: filled in by the runner with the
+    model's own sensors)."""
     config: str
     shape: Sequence[int] = (256, 320)
     batch: int = 1
-    sensors: Sequence[str] = SENSORS
+    sensors: Optional[Sequence[str]] = None  # present sensors; None: all of the model's
     postprocess: bool = False  # include top-k + NMS (pytorch)
     threads: Optional[int] = None
     cfg_options: Optional[dict] = None
@@ -63,14 +64,15 @@ def pytorch_runner(spec: Spec) -> Runner:
     (+ ``topk_nms`` with ``postprocess``)."""
     import torch
 
-    from perception.models import build_model, dummy_inputs, load_config, topk_nms
+    from perception.models import build_model, load_config, topk_nms
     from perception.models.layers import reparameterize
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
+    from perception.benchmark.runners import sensor_inputs
     model = reparameterize(build_model(load_config(spec.config, spec.cfg_options)))
-    inputs = dummy_inputs(*spec.shape, batch=spec.batch,
-                          mask=[s in spec.sensors for s in SENSORS])
+    spec.sensors = tuple(model.sensors if spec.sensors is None else spec.sensors)
+    inputs = sensor_inputs(spec.shape, spec.sensors, spec.batch, model_sensors=model.sensors)
     nms = next((h.nms for h in model.heads.values() if hasattr(h, 'nms')), None)
 
     @torch.inference_mode()
@@ -83,12 +85,19 @@ def pytorch_runner(spec: Spec) -> Runner:
 
 def onnxruntime_runner(spec: Spec) -> Runner:
     """ONNX Runtime CPU on an exported graph (``--onnx``), same dummy inputs as PyTorch."""
+    import onnxruntime as ort
+
+    from perception.apis.spec import ModelSpec
     from perception.benchmark.runners import onnxruntime_runner as ort_runner
     from perception.benchmark.runners import sensor_inputs
     if not spec.onnx:
         raise ValueError('the onnxruntime backend needs --onnx FILE (from `perception export`)')
-    return ort_runner(Path(spec.onnx), sensor_inputs(spec.shape, spec.sensors, spec.batch),
-                      spec.threads)
+    meta = ort.InferenceSession(spec.onnx, providers=['CPUExecutionProvider']).get_modelmeta()
+    graph = ModelSpec.from_metadata(meta.custom_metadata_map, where=spec.onnx)
+    spec.sensors = tuple(graph.sensors if spec.sensors is None else spec.sensors)
+    return ort_runner(Path(spec.onnx), sensor_inputs(spec.shape, spec.sensors, spec.batch,
+                                                     model_sensors=graph.sensors),
+                      spec.threads, graph.input_names)
 
 
 BACKENDS: Dict[str, Callable[[Spec], Runner]] = {'pytorch': pytorch_runner,
@@ -125,8 +134,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--runs', type=int, default=50)
     p.add_argument('--warmup', type=int, default=10)
-    p.add_argument('--sensors', nargs='+', default=list(SENSORS), choices=SENSORS,
-                   help='present sensors (the others are fed as absent)')
+    p.add_argument('--sensors', nargs='+', default=None, choices=SENSORS,
+                   help="present sensors (default: all of the model's; the others are fed as "
+                        'absent)')
     p.add_argument('--postprocess', action='store_true', help='include top-k + NMS')
     p.add_argument('--threads', type=int, default=None, help='CPU threads (torch, onnxruntime)')
     p.add_argument('--json', type=Path, default=None, help='also write the result here')

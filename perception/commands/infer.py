@@ -154,5 +154,6 @@ def _summary(result, files: Dict[str, Path]) -> dict:
             dets.append({'box_xyxy': [round(float(v), 2) for v in box], 'score': float(score),
                          'label': int(label), 'class': name})
     return {'sources': {s: str(p) for s, p in files.items()},
-            'sensors': dict(zip(SENSORS, result.modality_mask)), 'detections': dets,
+            'sensors': dict(zip(SENSORS, result.modality_mask)),
+            'ignored_sensors': list(result.ignored_sensors), 'detections': dets,
             'timings_ms': result.timings_ms}

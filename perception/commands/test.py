@@ -7,7 +7,8 @@ import os.path as osp
 
 HELP_EPILOG = """examples:
   perception test CONFIG work_dirs/demo/iter_2000.pth
-  perception test CONFIG CKPT --modality-subsets        # all 7 non-empty sensor subsets, one table
+  perception test CONFIG CKPT --modality-subsets        # every non-empty subset of the sensors the
+                                                        # model and the test set share, one table
 """
 
 
@@ -19,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('checkpoint', help='checkpoint (.pth), read with weights_only=True')
     parser.add_argument('--work-dir', help='where logs and the metrics json go')
     parser.add_argument('--modality-subsets', action='store_true',
-                        help='evaluate every non-empty subset of the sensors and print a table')
+                        help='evaluate every non-empty subset of the sensors the model uses and '
+                             'the test set has, on the test frames that have all of them, and '
+                             'print a table')
     parser.add_argument('--out', help='write the metrics as json to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config entries')
@@ -51,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.modality_subsets:
         results = {'all': evaluate(cfg, args.checkpoint)}
     else:
+        from perception.engine.testing import subset_plan
+        plan = subset_plan(cfg, args.checkpoint)
+        print(plan.describe())
+        cfg = plan.config
         results = {}
-        for subset in sensor_subsets():
+        for subset in sensor_subsets(plan.shared):
             results['+'.join(subset)] = evaluate(cfg, args.checkpoint, subset)
         print(format_matrix(results))
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')

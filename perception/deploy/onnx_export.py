@@ -30,7 +30,7 @@ import torch
 
 from perception.apis.preprocess import preprocess
 from perception.apis.spec import ModelSpec
-from perception.contract import INPUT_NAMES
+from perception.contract import SENSORS
 
 from .frames import Frame, real_frames, synthetic_frames
 from .nms_graph import append_efficient_nms, append_onnx_nms
@@ -78,9 +78,15 @@ class ExportResult:
 
 
 def parity_frames(size: Tuple[int, int], num_synthetic: int = 2, subsets: bool = True,
-                  seed: int = 0) -> List[Frame]:
-    """Every real sample + synthetic scenes, each real one also with single sensors."""
-    frames = list(real_frames()) + synthetic_frames(num_synthetic, size, seed)
+                  seed: int = 0, sensors: Sequence[str] = SENSORS) -> List[Frame]:
+    """Every real sample + synthetic scenes restricted to ``sensors`` (the sensors the model was
+    trained on; a frame with none of them is left out), each also with single sensors."""
+    frames = []
+    for f in list(real_frames()) + synthetic_frames(num_synthetic, size, seed):
+        present = [s for s in sensors if f.sensors()[s] is not None]
+        if present:
+            frames.append(f if len(present) == sum(v is not None for v in f.sensors().values())
+                          else f.keep(present))
     if subsets:
         extra = []
         for f in frames:
@@ -94,9 +100,9 @@ def parity_frames(size: Tuple[int, int], num_synthetic: int = 2, subsets: bool =
 def _export_graph(wrapper: ExportWrapper, path: Path, size: Tuple[int, int], opts: ExportOptions
                   ) -> Dict[str, tuple]:
     """Trace ``wrapper`` to ``path``; returns the output shapes of the batch-1 example."""
-    h, w = size
-    args = (torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w), torch.zeros(1, 1, h, w),
-            torch.ones(1, 3))
+    from perception.models.export import zero_inputs
+    args = zero_inputs(*size, wrapper.sensors)
+    inputs = list(wrapper.input_names)
     with torch.no_grad():
         values = wrapper(*args)    # learns the output names
     names = list(wrapper.output_names)
@@ -107,16 +113,16 @@ def _export_graph(wrapper: ExportWrapper, path: Path, size: Tuple[int, int], opt
         # Both exporters warn about tracing details (int casts, legacy deprecation) that we accept.
         warnings.simplefilter('ignore')
         if opts.exporter == 'legacy':
-            axes = {n: {0: 'batch'} for n in (*INPUT_NAMES, *names)} if opts.dynamic_batch else None
-            torch.onnx.export(wrapper, args, str(path), input_names=list(INPUT_NAMES),
+            axes = {n: {0: 'batch'} for n in (*inputs, *names)} if opts.dynamic_batch else None
+            torch.onnx.export(wrapper, args, str(path), input_names=inputs,
                               output_names=names, opset_version=opts.opset, dynamo=False,
                               dynamic_axes=axes, do_constant_folding=True)
         else:
             batch = torch.export.Dim('batch', min=1, max=64)
-            shapes = ({n: {0: batch} for n in INPUT_NAMES} if opts.dynamic_batch else None)
-            program = torch.onnx.export(wrapper, args, input_names=list(INPUT_NAMES),
+            dynamic = ({n: {0: batch} for n in inputs} if opts.dynamic_batch else None)
+            program = torch.onnx.export(wrapper, args, input_names=inputs,
                                         output_names=names, opset_version=opts.opset, dynamo=True,
-                                        dynamic_shapes=shapes, external_data=False, verbose=False)
+                                        dynamic_shapes=dynamic, external_data=False, verbose=False)
             program.save(str(path), external_data=False)
     return shapes
 
@@ -265,7 +271,8 @@ def export_onnx(model: torch.nn.Module, output, base_spec: ModelSpec, opts: Expo
         host_spec = host_spec.replace(nms='none')
     host = set_metadata(host, host_spec)
     frames = list(frames) if frames is not None else parity_frames(
-        opts.input_size, opts.parity_synthetic, opts.parity_subsets)
+        opts.input_size, opts.parity_synthetic, opts.parity_subsets,
+        sensors=host_spec.trained_sensors)
     items = _parity_inputs(frames, host_spec, opts.dynamic_batch)
     reference = cached_runner(wrapper.run_numpy)
     reports = [check_parity(reference, ort_runner(cpu_session(host)), items, host_spec, host_spec,

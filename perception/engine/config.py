@@ -13,7 +13,8 @@ from perception.models.builder import load_config
 
 def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                   launcher: str = 'none', precision: Optional[str] = None) -> Config:
-    """``load_config`` (``--cfg-options`` applied), then the work dir and the distributed backend.
+    """``load_config`` (``--cfg-options`` applied), then the work dir, the distributed backend and
+    the ``SensorsSeenHook`` (every checkpoint records the sensors seen in training).
 
     Args:
         path: config file.
@@ -48,6 +49,9 @@ def runner_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optio
             wrapper['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper
     apply_precision(cfg, precision)
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') in ('SensorsSeenHook', 'perception.SensorsSeenHook') for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='SensorsSeenHook')]   # checkpoints record the sensors
     return cfg
 
 

@@ -78,3 +78,33 @@ class DDPConsistencyHook(Hook):
             raise RuntimeError(f'DDP replicas diverged: weight digests per rank {digests}')
         runner.logger.info(f'DDP check: weights identical across {get_world_size()} rank(s) '
                            f'(sha256 {digest[:16]})')
+
+
+@HOOKS.register_module()
+class SensorsSeenHook(Hook):
+    """Keep the model's count of the sensors seen in training in every checkpoint it saves
+    (``meta['sensors_seen']``, ``{sensor: samples}``) and restore it on ``--resume``.
+
+    ``build_model`` reads it back, so that export checks parity, ``perception test
+    --modality-subsets`` evaluates, and inference uses only the sensors a model was trained on. A
+    model without the count (``seen_counts``) is left alone. Under DDP each rank counts its own
+    samples and rank 0's count is saved. ``runner_config`` adds this hook to every run.
+    """
+
+    priority = 'NORMAL'
+
+    @staticmethod
+    def _model(runner):
+        from mmengine.model import is_model_wrapper
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = self._model(runner)
+        if hasattr(model, 'seen_counts'):
+            checkpoint.setdefault('meta', {})['sensors_seen'] = model.seen_counts()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = self._model(runner)
+        counts = (checkpoint.get('meta') or {}).get('sensors_seen')
+        if counts and hasattr(model, 'set_seen_counts'):
+            model.set_seen_counts(counts)

@@ -72,7 +72,8 @@ def build_model(config: ConfigLike, checkpoint: Optional[str] = None,
         config: config file path, loaded ``Config`` (its ``model`` is built) or a model dict.
         checkpoint: weights file, read with the safe (``weights_only``) loader; its
             ``meta['dataset_meta']`` (class names) becomes ``model.dataset_meta``, as in mmdet's
-            ``init_detector``. Without it the weights are the random initialisation.
+            ``init_detector``, and ``meta['sensors_seen']`` the model's count of the sensors seen
+            in training. Without it the weights are the random initialisation.
         device: where the model is moved.
 
     Returns:
@@ -93,7 +94,10 @@ def build_model(config: ConfigLike, checkpoint: Optional[str] = None,
         if missing or unexpected:
             raise ConfigError(f'{checkpoint} does not fit {cfg.get("type")}: missing keys '
                               f'{missing[:5]}..., unexpected keys {unexpected[:5]}...')
-        dataset_meta = (ckpt.get('meta') or {}).get('dataset_meta')
-        if dataset_meta:
-            model.dataset_meta = dict(dataset_meta)
+        meta = ckpt.get('meta') or {}
+        if meta.get('dataset_meta'):
+            model.dataset_meta = dict(meta['dataset_meta'])
+        # the sensors seen in training (SensorsSeenHook); a checkpoint without them: all of them
+        if meta.get('sensors_seen') and hasattr(model, 'set_seen_counts'):
+            model.set_seen_counts(meta['sensors_seen'])
     return model.to(device).eval()

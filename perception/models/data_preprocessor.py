@@ -7,16 +7,19 @@ so padding never produces a loss.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseDataPreprocessor
 from mmengine.structures import PixelData
 from torch import Tensor
 
-from perception.contract import IGNORE_INDEX, NORMALIZATION, SENSORS
+from perception.contract import (IGNORE_INDEX, NORMALIZATION, SENSORS, SensorError,
+                                 check_sensors)
 from perception.registry import MODELS
 
 from .sensor_inputs import MASK, check_sensor_tensors
@@ -26,19 +29,26 @@ Normalization = Mapping[str, Mapping[str, Sequence[float]]]
 
 @MODELS.register_module()
 class MultiSensorDataPreprocessor(BaseDataPreprocessor):
-    """Stack, normalise, pad and mask the three sensors; pad the targets to match.
+    """Stack, normalise, pad and mask the model's sensors; pad the targets to match.
 
     Args:
         normalization: per-sensor ``mean``/``std`` (defaults to ``contract.NORMALIZATION``); sensors
             not given keep the contract's values.
         size_divisor: pad H and W up to a multiple of this (32 = the coarsest pyramid stride).
         pad_seg_value / pad_depth_value: fill of padded target pixels.
+        sensors: the sensors of the model (set by ``MultiTaskPerceptor`` from its own ``sensors``).
+            Samples carry every sensor of the contract (absent ones as zeros, mask False); the batch
+            holds only these, and ``modality_mask`` (B, len(sensors)) their columns. A sensor a
+            sample brings that the model does not have is left out (logged once); a sample with
+            none of the model's sensors present is an error.
     """
 
     def __init__(self, normalization: Optional[Normalization] = None, size_divisor: int = 32,
                  pad_seg_value: int = IGNORE_INDEX, pad_depth_value: float = 0.0,
-                 non_blocking: bool = False):
+                 non_blocking: bool = False, sensors: Sequence[str] = SENSORS):
         super().__init__(non_blocking)
+        self.sensors = check_sensors(sensors, 'data_preprocessor.sensors')
+        self._reported_unused = False
         norm = {s: dict(NORMALIZATION[s]) for s in SENSORS}
         for s, v in (normalization or {}).items():
             if s not in norm:
@@ -66,8 +76,9 @@ class MultiSensorDataPreprocessor(BaseDataPreprocessor):
                 raise
         pad_hw = self._pad_shape([x['rgb'].shape[-2:] for x in per_sample])
         out: Dict[str, Tensor] = {}
-        masks = torch.stack([x[MASK].to(torch.bool) for x in per_sample])  # (B, S)
-        for j, s in enumerate(SENSORS):
+        masks = self._model_mask(torch.stack([x[MASK].to(torch.bool) for x in per_sample]),
+                                 samples)   # (B, len(self.sensors))
+        for j, s in enumerate(self.sensors):
             # one batched normalisation per sensor (not per sample): same values, far fewer ops
             raw = torch.stack([self._pad(x[s].float(), pad_hw, 0.0) for x in per_sample])
             norm = (raw - getattr(self, f'{s}_mean')) / getattr(self, f'{s}_std')
@@ -81,6 +92,28 @@ class MultiSensorDataPreprocessor(BaseDataPreprocessor):
         if samples:
             self._pad_targets(samples, per_sample, pad_hw)
         return dict(inputs=out, data_samples=samples)
+
+    def _model_mask(self, masks: Tensor, samples) -> Tensor:
+        """The contract mask (B, 3) reduced to the model's sensors; checks every sample keeps one."""
+        if self.sensors == SENSORS:
+            return masks
+        cols = [SENSORS.index(s) for s in self.sensors]
+        kept = masks[:, cols]
+        for i in torch.nonzero(~kept.any(1)).flatten().tolist():
+            meta = samples[i].metainfo if samples else {}
+            brought = [s for s, m in zip(SENSORS, masks[i].tolist()) if m]
+            raise SensorError(MASK, 'value', f"at least one of the model's sensors {self.sensors} "
+                              'present in every sample (keep them in the pipeline, e.g. '
+                              'ModalityDropout patterns of those sensors only)',
+                              f"sample {meta.get('img_id', i)} [batch sample {i}] has only "
+                              f'{brought or "none"}', (meta.get('sources') or {}).get(
+                                  brought[0]) if brought else None)
+        unused = [s for j, s in enumerate(SENSORS) if s not in self.sensors and bool(masks[:, j].any())]
+        if unused and not self._reported_unused:
+            self._reported_unused = True
+            print_log(f'the model is built for {self.sensors}: {unused} in the data is not used '
+                      '(logged once)', logger='current', level=logging.INFO)
+        return kept
 
     @staticmethod
     def _split(inputs: Mapping[str, Union[Tensor, List[Tensor]]]) -> List[Dict[str, Tensor]]:

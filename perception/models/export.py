@@ -22,24 +22,40 @@ The PyTorch backend of the Predictor runs this same module, so all backends shar
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from perception.contract import INPUT_NAMES, SENSOR_CHANNELS, SENSORS
+from perception.contract import SENSOR_CHANNELS, SENSORS, input_names
 
 SEG_OUTPUTS = ('labels', 'logits', 'both')
 
 
-def dummy_inputs(height: int, width: int, batch: int = 1,
-                 mask: Sequence[bool] = (True, ) * len(SENSORS), seed: int = 0):
-    """Normalised random sensor tensors + mask, in the ``forward_export`` argument order."""
+def model_sensors(model: nn.Module) -> Tuple[str, ...]:
+    """The sensors a ``forward_export`` model is built for (its ``sensors``; all three for a model
+    that does not declare them)."""
+    return tuple(getattr(model, 'sensors', SENSORS))
+
+
+def dummy_inputs(height: int, width: int, batch: int = 1, mask: Optional[Sequence[bool]] = None,
+                 seed: int = 0, sensors: Sequence[str] = SENSORS):
+    """Normalised random sensor tensors + mask, in the ``forward_export`` argument order of a model
+    built for ``sensors`` (``mask``: one bool per sensor, default all present)."""
     gen = torch.Generator().manual_seed(seed)
     tensors = [torch.randn(batch, SENSOR_CHANNELS[s], height, width, generator=gen)
-               for s in SENSORS]
+               for s in sensors]
+    mask = (True, ) * len(sensors) if mask is None else tuple(mask)
     m = torch.tensor([list(mask)] * batch, dtype=torch.float32)
     return (*tensors, m)
+
+
+def zero_inputs(height: int, width: int, sensors: Sequence[str] = SENSORS,
+                device: Union[str, torch.device] = 'cpu'):
+    """Zero sensor tensors and an all-present mask of batch 1 for a model built for ``sensors``:
+    the example the exporter traces and shape probes run on."""
+    tensors = [torch.zeros(1, SENSOR_CHANNELS[s], height, width, device=device) for s in sensors]
+    return (*tensors, torch.ones(1, len(sensors), device=device))
 
 
 class ExportForward(nn.Module):
@@ -59,13 +75,14 @@ class ExportWrapper(nn.Module):
     docstring). The exporter traces it, the PyTorch backend of the Predictor runs it.
 
     Args:
-        model: a module with ``forward_export(rgb, thermal, depth, modality_mask) -> dict``.
+        model: a module with ``forward_export(*sensor tensors, modality_mask) -> dict`` whose
+            ``sensors`` (default all three) name the tensors, in ``contract.SENSORS`` order.
         pre_nms_topk: detection candidates kept, K0 of ``det_boxes`` (B, K0, 4).
         seg_output: ``'labels'`` (int32 argmax, ``seg_labels``), ``'logits'`` (``seg_logits``) or
             ``'both'``.
 
-    ``forward(rgb, thermal, depth, modality_mask)`` takes the normalised inputs of
-    ``contract.INPUT_NAMES`` and returns a tuple of tensors named by ``output_names`` (filled by the
+    ``forward(*inputs)`` takes the normalised inputs named ``input_names`` (the model's sensors,
+    then ``modality_mask``: ``contract.INPUT_NAMES`` for a model of all three) and returns a tuple of tensors named by ``output_names`` (filled by the
     first call), in ``contract.OUTPUT_NAMES`` order: the segmentation output(s), ``det_boxes``,
     ``det_scores``, ``det_labels`` (models with detection) and ``depth_pred``.
     """
@@ -73,24 +90,25 @@ class ExportWrapper(nn.Module):
     def __init__(self, model: nn.Module, pre_nms_topk: int = 1000, seg_output: str = 'labels'):
         super().__init__()
         if not hasattr(model, 'forward_export'):
-            raise TypeError(f'{type(model).__name__} has no forward_export(rgb, thermal, depth, '
+            raise TypeError(f'{type(model).__name__} has no forward_export(*sensors, '
                             'modality_mask): not an exportable perception model')
         if seg_output not in SEG_OUTPUTS:
             raise ValueError(f'seg_output must be one of {SEG_OUTPUTS}, got {seg_output!r}')
         self.model = model
+        #: the model's sensors and the graph's input names (the sensors, then the mask)
+        self.sensors: Tuple[str, ...] = model_sensors(model)
+        self.input_names: Tuple[str, ...] = input_names(self.sensors)
         self.pre_nms_topk = int(pre_nms_topk)
         self.seg_output = seg_output
         self.output_names: List[str] = []
 
-    def forward(self, rgb: Tensor, thermal: Tensor, depth: Tensor,
-                modality_mask: Tensor) -> Tuple[Tensor, ...]:
+    def forward(self, *inputs: Tensor) -> Tuple[Tensor, ...]:
         """The exported graph's outputs for one batch; absent sensors are zeroed in the graph first.
 
         Args:
-            rgb: (B, 3, H, W) normalised, H and W multiples of 32.
-            thermal: (B, 1, H, W) normalised.
-            depth: (B, 1, H, W) normalised.
-            modality_mask: (B, 3) float, 1 where the sensor of ``contract.SENSORS`` is present.
+            *inputs: the tensors named by ``input_names``: each sensor of the model normalised --
+                rgb (B, 3, H, W), thermal (B, 1, H, W), depth (B, 1, H, W), H and W multiples of
+                32 -- then ``modality_mask`` (B, S) float, 1 where that sensor is present.
 
         Returns:
             The tensors named by ``output_names`` (set by this call), in ``contract.OUTPUT_NAMES``
@@ -102,11 +120,13 @@ class ExportWrapper(nn.Module):
         Raises:
             ValueError: the model's ``forward_export`` returned none of the known outputs.
         """
-        mask = modality_mask.to(rgb.dtype)
-        rgb = rgb * mask[:, 0].view(-1, 1, 1, 1)
-        thermal = thermal * mask[:, 1].view(-1, 1, 1, 1)
-        depth = depth * mask[:, 2].view(-1, 1, 1, 1)
-        raw = self.model.forward_export(rgb, thermal, depth, modality_mask)
+        if len(inputs) != len(self.input_names):
+            raise TypeError(f'the graph takes {len(self.input_names)} inputs {self.input_names}, '
+                            f'got {len(inputs)}')
+        *sensors, modality_mask = inputs
+        mask = modality_mask.to(sensors[0].dtype)
+        sensors = [x * mask[:, i].view(-1, 1, 1, 1) for i, x in enumerate(sensors)]
+        raw = self.model.forward_export(*sensors, modality_mask)
         outputs: Dict[str, Tensor] = {}
         if 'seg_logits' in raw:
             if self.seg_output in ('logits', 'both'):
@@ -142,7 +162,7 @@ class ExportWrapper(nn.Module):
         """numpy in, numpy out (the PyTorch backend and the parity reference); floating outputs are
         float32 whatever precision the model ran in (numpy has no bfloat16)."""
         device = next(self.parameters()).device
-        args = [torch.from_numpy(inputs[n]).to(device) for n in INPUT_NAMES]
+        args = [torch.from_numpy(inputs[n]).to(device) for n in self.input_names]
         values = self(*args)
         return {n: (v.float() if v.is_floating_point() else v).detach().cpu().numpy()
                 for n, v in zip(self.output_names, values)}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor, nn
 
-from perception.contract import SENSORS, TASKS
+from perception.contract import SENSORS, TASKS, ConfigError, SensorError, check_sensors
 from perception.registry import MODELS
 from perception.structures import MultiTaskDataSample
 
@@ -33,6 +34,11 @@ class MultiTaskPerceptor(BaseModel):
     per enabled task (module docstring).
 
     Args:
+        sensors: the sensors the model is built for, a non-empty subset of ``contract.SENSORS`` in
+            its order (``('rgb', 'thermal')`` for a robot without depth). Only these get an encoder,
+            a share of the fusion and an input of the exported graph; ``modality_mask`` has one
+            column per sensor, in this order. Injected into the encoder, fusion, decoder (mask
+            routing), auxiliary heads and data preprocessor.
         encoder / fusion / decoder: configs; channel and level arguments are filled in here.
         heads: task -> head adapter config (``SegHead``, ``DenseDetHead``, ``DepthHead``); heads of
             tasks not in ``tasks`` are ignored, so a child config can switch tasks off.
@@ -50,11 +56,18 @@ class MultiTaskPerceptor(BaseModel):
                  task_weighting: dict = dict(type='FixedTaskWeighting'),
                  data_preprocessor: Union[dict, nn.Module, None] = None,
                  sensor_aux: Optional[dict] = None,
+                 sensors: Sequence[str] = SENSORS,
                  init_cfg: Optional[dict] = None):
+        sensors = check_sensors(sensors, 'model.sensors')
         if data_preprocessor is None:
             data_preprocessor = dict(type='MultiSensorDataPreprocessor')
         if isinstance(data_preprocessor, dict):  # our registry: no default scope needed
-            data_preprocessor = build_module(data_preprocessor)
+            data_preprocessor = build_module(
+                dict(data_preprocessor, sensors=_own_sensors(data_preprocessor, sensors,
+                                                             'data_preprocessor')))
+        elif tuple(getattr(data_preprocessor, 'sensors', sensors)) != sensors:
+            raise ConfigError(f'the data preprocessor is built for {data_preprocessor.sensors}, '
+                              f'the model for {sensors}')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tasks: Tuple[str, ...] = tuple(t for t in TASKS if t in tasks)
         if not self.tasks or len(self.tasks) != len(tuple(tasks)):
@@ -64,8 +77,16 @@ class MultiTaskPerceptor(BaseModel):
             raise KeyError(f'no head config for enabled tasks {missing}')
         num_classes = dict(num_classes or {})
 
-        self.encoder = build_module(encoder)
-        self.sensors: Tuple[str, ...] = tuple(self.encoder.sensors)
+        #: the sensors the model is built for, in ``contract.SENSORS`` order: the encoders, the
+        #: graph inputs and the columns of ``modality_mask``
+        self.sensors: Tuple[str, ...] = sensors
+        self.encoder = build_module(dict(encoder, sensors=_own_sensors(encoder, sensors,
+                                                                       'encoder')))
+        #: training samples in which each sensor was present (``loss`` counts them): which sensors
+        #: the trained model has seen (``trained_sensors``). Not a buffer: the checkpoint's ``meta``
+        #: carries it (``perception.engine.hooks.SensorsSeenHook``; ``build_model`` reads it back),
+        #: so the weights and every exported graph stay as they were.
+        self.sensors_seen = torch.zeros(len(sensors), dtype=torch.long)
         self.sensor_aux = None
         if sensor_aux is not None:
             aux_tasks = tuple(t for t in sensor_aux.get('tasks', ('seg', 'depth'))
@@ -73,10 +94,7 @@ class MultiTaskPerceptor(BaseModel):
             if aux_tasks:
                 self.sensor_aux = build_module(dict(
                     sensor_aux, tasks=aux_tasks, in_channels=self.encoder.out_channels,
-                    num_classes=num_classes.get('seg', 0)))
-        if self.sensors != SENSORS:
-            raise ValueError(f'the encoder must cover every sensor {SENSORS} (inputs always carry '
-                             f'all of them, absent ones as zeros), got {self.sensors}')
+                    num_classes=num_classes.get('seg', 0), sensors=sensors))
         head_levels = {t: MODELS.get(heads[t]['type']).input_levels(heads[t])
                        for t in self.tasks}
         finest = min(min(levels) for levels in head_levels.values())
@@ -84,6 +102,8 @@ class MultiTaskPerceptor(BaseModel):
         self.fusion = build_module(dict(fusion, in_channels=self.encoder.out_channels,
                                         sensors=self.sensors,
                                         levels=tuple(range(finest, num_levels))))
+        if decoder.get('mask_routing'):   # the gates read one mask column per model sensor
+            decoder = dict(decoder, num_sensors=len(sensors))
         self.decoder = build_module(dict(decoder, in_channels=self.fusion.out_channels,
                                          tasks=self.tasks, out_levels=head_levels))
         #: classes per classifying task of this model (``seg``, ``det``): what exporters and the
@@ -101,13 +121,42 @@ class MultiTaskPerceptor(BaseModel):
         self.task_weighting = build_module(dict(task_weighting, tasks=self.tasks))
 
     # --- the network ------------------------------------------------------------------------------
-    def _run(self, rgb: Tensor, thermal: Tensor, depth: Tensor, mask: Tensor):
-        """Raw head outputs per task, gate maps, fusion weights, the encoders' pyramids."""
+    def seen_counts(self) -> Dict[str, int]:
+        """``{sensor: training samples it was present in}``, what a checkpoint's ``meta`` keeps."""
+        return dict(zip(self.sensors, (int(n) for n in self.sensors_seen.tolist())))
+
+    def set_seen_counts(self, counts: Mapping[str, int]) -> None:
+        """Restore ``seen_counts`` (from a checkpoint's ``meta``); sensors the model is not built
+        for are ignored, missing ones count 0."""
+        self.sensors_seen = torch.tensor([int(counts.get(s, 0)) for s in self.sensors],
+                                         dtype=torch.long)
+
+    @property
+    def trained_sensors(self) -> Tuple[str, ...]:
+        """The model's sensors present in at least one training sample (``sensors_seen``); all of
+        ``sensors`` when nothing was counted (random weights, or a checkpoint from before the
+        count existed)."""
+        seen = tuple(s for s, n in zip(self.sensors, self.sensors_seen.tolist()) if n > 0)
+        return seen or self.sensors
+
+    def _sensor_tensors(self, args: Sequence[Tensor]) -> Tuple[Dict[str, Tensor], Tensor]:
+        """``(*sensor tensors in self.sensors order, modality_mask)`` -> ({sensor: x}, mask)."""
+        if len(args) != len(self.sensors) + 1:
+            raise SensorError('modality_mask', 'inputs', f'{len(self.sensors) + 1} tensors '
+                              f'{(*self.sensors, "modality_mask")} (the model is built for '
+                              f'{self.sensors})', f'{len(args)} tensors')
+        return dict(zip(self.sensors, args[:-1])), args[-1]
+
+    def _run(self, *args: Tensor):
+        """Raw head outputs per task, gate maps, fusion weights, the encoders' pyramids.
+
+        ``args``: the model's sensor tensors in ``self.sensors`` order, then the mask."""
+        given, mask = self._sensor_tensors(args)
         present = mask > 0.5
         # an absent sensor's input is exactly 0 whatever was passed (even NaN): the contract says
         # zeros, and this makes it true for callers that skip the data preprocessor
-        inputs = {s: keep_present(x, present[:, i].view(-1, 1, 1, 1))
-                  for i, (s, x) in enumerate(zip(SENSORS, (rgb, thermal, depth)))}
+        inputs = {s: keep_present(given[s], present[:, i].view(-1, 1, 1, 1))
+                  for i, s in enumerate(self.sensors)}
         feats = self.encoder(inputs)
         fused = self.fusion(feats, mask)
         decoded = self.decoder(fused.feats, mask)
@@ -115,17 +164,18 @@ class MultiTaskPerceptor(BaseModel):
                else self.heads[t](decoded.feats[t]) for t in self.tasks}
         return raw, decoded.gates, fused.weights, feats
 
-    def forward_export(self, rgb: Tensor, thermal: Tensor, depth: Tensor, modality_mask: Tensor,
-                       return_gates: bool = False) -> Dict[str, Tensor]:
+    def forward_export(self, *inputs: Tensor, return_gates: bool = False) -> Dict[str, Tensor]:
         """Static-shape inference on normalised inputs: what the ONNX graph contains.
 
         Args:
-            rgb: (B, 3, H, W), thermal: (B, 1, H, W), depth: (B, 1, H, W), normalised with
-                ``contract.NORMALIZATION``; H, W multiples of 32. An absent sensor's input is
-                replaced by zeros whatever it holds.
-            modality_mask: (B, 3) float/bool, which of ``contract.SENSORS`` are present.
+            *inputs: one tensor per sensor of ``self.sensors``, in that order -- rgb (B, 3, H, W),
+                thermal (B, 1, H, W), depth (B, 1, H, W), normalised with
+                ``contract.NORMALIZATION``; H, W multiples of 32; an absent sensor's input is
+                replaced by zeros whatever it holds -- then ``modality_mask`` (B, S) float/bool,
+                which of ``self.sensors`` are present. A model of all three sensors takes
+                ``(rgb, thermal, depth, modality_mask)``.
             return_gates: also return the routing: ``gate_<task>_s<stride>`` (B, E + 1, h, w)
-                TaskExpert gate weights and ``fusion_s<stride>`` (B, 3, h, w) per-pixel sensor
+                TaskExpert gate weights and ``fusion_s<stride>`` (B, S, h, w) per-pixel sensor
                 weights.
 
         Returns:
@@ -133,10 +183,12 @@ class MultiTaskPerceptor(BaseModel):
             xyxy pixels for all N priors and ``det_scores`` (B, N, C_det) in [0, 1] before NMS;
             ``depth_pred`` (B, 1, H, W) metres.
         """
-        check_sensor_tensors(dict(rgb=rgb, thermal=thermal, depth=depth), modality_mask,
-                             batched=True, require_present=False)
-        hw = (int(rgb.shape[-2]), int(rgb.shape[-1]))
-        raw, gates, fusion_weights, _ = self._run(rgb, thermal, depth, modality_mask.float())
+        given, modality_mask = self._sensor_tensors(inputs)
+        check_sensor_tensors(given, modality_mask, batched=True, require_present=False,
+                             sensors=self.sensors)
+        first = given[self.sensors[0]]
+        hw = (int(first.shape[-2]), int(first.shape[-1]))
+        raw, gates, fusion_weights, _ = self._run(*given.values(), modality_mask.float())
         out: Dict[str, Tensor] = {}
         for t in self.tasks:
             out.update(self.heads[t].export(raw[t], hw))
@@ -152,7 +204,7 @@ class MultiTaskPerceptor(BaseModel):
         """mmengine's entry point (``Runner``, ``val_step``, ``test_step``).
 
         Args:
-            inputs: ``{rgb, thermal, depth, modality_mask}`` batches from
+            inputs: ``{<each of self.sensors>, modality_mask}`` batches from
                 ``MultiSensorDataPreprocessor`` (checked: a bad tensor raises ``SensorError``).
             data_samples: the batch's ``MultiTaskDataSample`` s (targets for 'loss').
             mode: 'loss', 'predict' or 'tensor'.
@@ -161,7 +213,8 @@ class MultiTaskPerceptor(BaseModel):
             'loss': ``loss``'s dict; 'predict': ``predict``'s samples; 'tensor': the
             ``forward_export`` dict.
         """
-        return dispatch_mode(mode, batch_sensor_args(inputs), data_samples, loss=self.loss,
+        return dispatch_mode(mode, batch_sensor_args(inputs, self.sensors), data_samples,
+                             loss=self.loss,
                              predict=self.predict, tensor=self.forward_export)
 
     def loss(self, args: Tuple[Tensor, ...], data_samples: List[MultiTaskDataSample]
@@ -169,7 +222,7 @@ class MultiTaskPerceptor(BaseModel):
         """The training losses of one batch.
 
         Args:
-            args: ``(rgb, thermal, depth, modality_mask)`` as ``batch_sensor_args`` returns them.
+            args: the model's sensor tensors and the mask, as ``batch_sensor_args`` returns them.
             data_samples: one ``MultiTaskDataSample`` per image; a task's loss uses only the
                 samples that carry its target (none: a graph-connected zero).
 
@@ -179,6 +232,8 @@ class MultiTaskPerceptor(BaseModel):
             when the decoder has one) and the ``sensor_aux`` losses when configured.
         """
         raw, gates, _, feats = self._run(*args)
+        with torch.no_grad():
+            self.sensors_seen += (args[-1] > 0.5).sum(0).cpu().long()
         task_losses, has_target = {}, {}
         for t in self.tasks:
             keep = [i for i, s in enumerate(data_samples) if s.has_target(t)]
@@ -189,7 +244,7 @@ class MultiTaskPerceptor(BaseModel):
         if balance is not None:
             losses['loss_balance'] = balance
         if self.sensor_aux is not None:
-            losses.update(self.sensor_aux.loss(feats, args[3] > 0.5, data_samples))
+            losses.update(self.sensor_aux.loss(feats, args[-1] > 0.5, data_samples))
         return losses
 
     def predict(self, args: Tuple[Tensor, ...],
@@ -198,7 +253,7 @@ class MultiTaskPerceptor(BaseModel):
         """Predictions in each image's original coordinates (what ``MultiTaskMetric`` reads).
 
         Args:
-            args: ``(rgb, thermal, depth, modality_mask)`` as ``batch_sensor_args`` returns them.
+            args: the model's sensor tensors and the mask, as ``batch_sensor_args`` returns them.
             data_samples: the batch's samples, with ``ori_shape`` / ``scale_factor`` metainfo;
                 None: new empty samples (predictions at network resolution).
 
@@ -212,3 +267,13 @@ class MultiTaskPerceptor(BaseModel):
         for t in self.tasks:
             self.heads[t].predict(outs, data_samples)
         return data_samples
+
+
+def _own_sensors(part: Mapping, sensors: Tuple[str, ...], name: str) -> Tuple[str, ...]:
+    """The model's ``sensors`` for one of its parts' configs; a part config that names other
+    sensors is an error (the model's ``sensors`` is the one place they are declared)."""
+    given = part.get('sensors')
+    if given is not None and tuple(given) != sensors:
+        raise ConfigError(f'{name}.sensors is {tuple(given)} but model.sensors is {sensors}: set '
+                          'the sensors once, as model.sensors (the model passes them on)')
+    return sensors

@@ -5,7 +5,7 @@ sensor and the field, instead of a shape error deep inside a convolution.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 from torch import Tensor
 
@@ -16,18 +16,21 @@ MASK = 'modality_mask'
 
 def check_sensor_tensors(tensors: Mapping[str, Tensor], mask: Tensor, *, batched: bool,
                          sources: Optional[Mapping[str, str]] = None,
-                         require_present: bool = True) -> None:
+                         require_present: bool = True,
+                         sensors: Sequence[str] = SENSORS) -> None:
     """Raise ``SensorError`` unless ``tensors``/``mask`` follow the contract.
 
     ``batched=False``: one sample, sensors (C, H, W) and mask (S,).
     ``batched=True``: sensors (B, C, H, W) and mask (B, S).
+    ``sensors``: the sensors checked, in mask order (a model's ``sensors``; S = their count).
     ``require_present`` rejects a sample whose mask has no present sensor; it reads the mask values,
     so the export path (static graph, no data-dependent checks) leaves it off.
     """
     sources = sources or {}
     lead = 1 if batched else 0
     layout = '(B, C, H, W)' if batched else '(C, H, W)'
-    for name in SENSORS:
+    sensors = tuple(sensors)
+    for name in sensors:
         path = sources.get(name)
         if name not in tensors or tensors[name] is None:
             raise SensorError(name, 'tensor', 'a tensor (zeros when the sensor is absent)',
@@ -38,9 +41,9 @@ def check_sensor_tensors(tensors: Mapping[str, Tensor], mask: Tensor, *, batched
         if t.shape[lead] != SENSOR_CHANNELS[name]:
             raise SensorError(name, 'channels', f'{SENSOR_CHANNELS[name]} channel(s) in {layout}',
                               f'{t.shape[lead]} (shape {tuple(t.shape)})', path)
-    ref_name = SENSORS[0]
+    ref_name = sensors[0]
     ref = tensors[ref_name].shape
-    for name in SENSORS[1:]:
+    for name in sensors[1:]:
         shape = tensors[name].shape
         if shape[-2:] != ref[-2:]:
             raise SensorError(name, 'size', f'the same (H, W) as {ref_name} {tuple(ref[-2:])} '
@@ -48,31 +51,35 @@ def check_sensor_tensors(tensors: Mapping[str, Tensor], mask: Tensor, *, batched
                               sources.get(name))
         if batched and shape[0] != ref[0]:
             raise SensorError(name, 'batch', f'the batch size of {ref_name} ({ref[0]})', shape[0])
-    expected = (ref[0], len(SENSORS)) if batched else (len(SENSORS), )
+    expected = (ref[0], len(sensors)) if batched else (len(sensors), )
     if mask is None or tuple(mask.shape) != expected:
-        raise SensorError(MASK, 'shape', f'{expected} (one entry per sensor {SENSORS})',
+        raise SensorError(MASK, 'shape', f'{expected} (one entry per sensor {sensors})',
                           None if mask is None else tuple(mask.shape))
     if require_present and not bool((mask > 0.5).any(-1).all()):
         raise SensorError(MASK, 'value', 'at least one present sensor per sample',
                           mask.detach().cpu().tolist())
 
 
-def batch_sensor_args(inputs: Mapping[str, Tensor]) -> Tuple[Tensor, ...]:
+def batch_sensor_args(inputs: Mapping[str, Tensor],
+                      sensors: Sequence[str] = SENSORS) -> Tuple[Tensor, ...]:
     """The network's positional inputs from a batch dict, after ``check_sensor_tensors``.
 
     Args:
-        inputs: ``{sensor: (B, C, H, W)}`` for every sensor in ``contract.SENSORS`` plus
-            ``modality_mask`` (B, S), as the data preprocessor produces them.
+        inputs: ``{sensor: (B, C, H, W)}`` for every sensor in ``sensors`` plus ``modality_mask``
+            (B, len(sensors)), as the data preprocessor of a model built for ``sensors`` produces
+            them.
+        sensors: the model's sensors (default: all of ``contract.SENSORS``).
 
     Returns:
-        ``(rgb, thermal, depth, modality_mask)`` with the mask as float.
+        The sensors' tensors in ``sensors`` order, then the mask as float (``(rgb, thermal, depth,
+        modality_mask)`` for a model of all three).
 
     Raises:
         TypeError: ``inputs`` is not a mapping.
         SensorError: a tensor or the mask breaks the contract (names the sensor and the field).
     """
     if not isinstance(inputs, Mapping):
-        raise TypeError(f'inputs must be a dict with keys {(*SENSORS, MASK)}, '
+        raise TypeError(f'inputs must be a dict with keys {(*sensors, MASK)}, '
                         f'got {type(inputs).__name__}')
-    check_sensor_tensors(inputs, inputs.get(MASK), batched=True)
-    return (*(inputs[s] for s in SENSORS), inputs[MASK].float())
+    check_sensor_tensors(inputs, inputs.get(MASK), batched=True, sensors=sensors)
+    return (*(inputs[s] for s in sensors), inputs[MASK].float())

@@ -5,11 +5,12 @@ The names are the ROS 2 parameter names (nested YAML keys joined with '.', as rc
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -162,6 +163,30 @@ class NodeConfig:
     def sensors(self) -> Tuple[str, ...]:
         """Enabled sensors in contract order."""
         return tuple(s for s in SENSORS if self.topics.get(s))
+
+    def restricted_to(self, sensors: Sequence[str]) -> 'NodeConfig':
+        """This config with the inputs of enabled sensors outside ``sensors`` (those the model does
+        not use) switched off: their image topics, CameraInfo topics and transforms. The colour
+        camera's CameraInfo stays (it is the output grid, and the grid of registration).
+
+        Raises:
+            ConfigError: no enabled sensor is among ``sensors``.
+        """
+        drop = [s for s in self.sensors if s not in sensors]
+        if not drop:
+            return self
+        if len(drop) == len(self.sensors):
+            raise ConfigError(f'the topics enable {self.sensors} but the model uses '
+                              f'{tuple(sensors)}: give the topic of at least one of them '
+                              f'(topics.<sensor>)')
+        changes: Dict[str, Any] = dict(
+            topics={s: '' if s in drop else t for s, t in self.topics.items()},
+            camera_info_topics={s: '' if s in drop and s != 'rgb' else t
+                                for s, t in self.camera_info_topics.items()})
+        for s in REGISTERED_SENSORS:
+            if s in drop:
+                changes[f'{s}_to_rgb'] = ()
+        return dataclasses.replace(self, **changes)
 
     def output_options(self) -> OutputOptions:
         return OutputOptions(frozenset(self.publish), self.labels_encoding, self.score_thr,

@@ -91,19 +91,22 @@ class PerceptionCore:
                  clock: Callable[[], float] = time.monotonic,
                  stamp_clock: Callable[[], int] = time.time_ns,
                  logger: Optional[Any] = None):
-        self.config = config
         self.stamp_clock = stamp_clock     # ns, for headers the node makes itself (diagnostics)
         self.predictor = predictor
         self.sink = sink
         self.clock = clock
         self.log = logger or logging.getLogger('perception.ros')
         self._lock = threading.RLock()
+        spec = getattr(predictor, 'spec', None)     # a perception.Predictor's ModelSpec
+        #: enabled sensors the model does not use (not built for, or never trained on): their
+        #: topics are not subscribed (one warning here; ``/diagnostics`` names them)
+        self.config, self.ignored_sensors = model_inputs(config, predictor, self.log)
+        config = self.config
         now = clock()
         self.health = SensorHealth(config.sensors, config.stale_timeout, now)
         self.sync = ApproximateTimeSync(config.sensors, int(round(config.slop * 1e9)),
                                         config.queue_size)
         self.worker: LatestOnlyWorker[FrameSet] = LatestOnlyWorker(self.process, logger=self.log)
-        spec = getattr(predictor, 'spec', None)     # a perception.Predictor's ModelSpec
         #: 16-bit thermal scaling recorded in the model (None: mono16 / 65535)
         self.thermal_scaling = getattr(spec, 'thermal_scaling', None)
         #: thermal outside the thermal camera's view after registration: the normalisation mean,
@@ -322,14 +325,16 @@ class PerceptionCore:
             ``awaiting_camera_info``, ``processed``, ``predictor_errors``, ``output_errors``,
             timings (``last_process_ms``, ``mean_process_ms``, ``last_age_ms``), the drops
             (``sync.*``: emitted/late/duplicate/overflow/superseded, ``busy_dropped``) and
-            ``active_sensors`` (comma-separated).
+            ``active_sensors`` and ``ignored_sensors`` (enabled but not used by the model), both
+            comma-separated.
         """
         with self._lock:
             s = self.sync.stats
             return {**self.counters, 'sync.emitted': s.emitted, 'sync.late': s.late,
                     'sync.duplicate': s.duplicate, 'sync.overflow': s.overflow,
                     'sync.superseded': s.superseded, 'busy_dropped': self.worker.dropped,
-                    'active_sensors': ','.join(self.sync.active)}
+                    'active_sensors': ','.join(self.sync.active),
+                    'ignored_sensors': ','.join(self.ignored_sensors)}
 
     # --- internals -----------------------------------------------------------------------------
     def _build_registration(self) -> None:
@@ -425,6 +430,27 @@ class PerceptionCore:
             self.log.warning(text)
         else:
             raise ValueError(f'log level {level!r}; expected error or warning')
+
+
+def used_sensors(predictor: Any) -> tuple:
+    """The sensors the predictor's model uses: ``spec.trained_sensors`` (built for and trained on);
+    all of them when the predictor has no spec."""
+    return tuple(getattr(getattr(predictor, 'spec', None), 'trained_sensors', None) or SENSORS)
+
+
+def model_inputs(config: NodeConfig, predictor: Any, log: Any) -> tuple:
+    """``(config, ignored)``: ``config`` restricted to ``used_sensors(predictor)`` and the enabled
+    sensors left out, with one warning through ``log`` naming them and their topics.
+
+    Raises:
+        ConfigError: none of the enabled sensors is one the model uses.
+    """
+    used = used_sensors(predictor)
+    ignored = tuple(s for s in config.sensors if s not in used)
+    if ignored:
+        log.warning('not subscribing to ' + ', '.join(f'{s} ({config.topics[s]})' for s in ignored)
+                    + f': the model uses {"+".join(used)} only')
+    return config.restricted_to(used), ignored
 
 
 def counters_summary(stats: Mapping[str, Any]) -> str:

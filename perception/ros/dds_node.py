@@ -29,6 +29,7 @@ class DdsPerceptionNode:
         self.config, self.bus = config, bus
         self.log = logger or logging.getLogger('perception.ros')
         self.core = PerceptionCore(config, predictor, self._publish, clock=clock, logger=self.log)
+        config = self.core.config   # only the sensors the model uses are subscribed
         self.publishers: Dict[str, DdsPublisher] = {}
         wanted = set(config.publish) | {'diagnostics'}
         if config.output_camera_info:

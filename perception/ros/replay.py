@@ -18,7 +18,7 @@ from typing import Any, Dict
 from . import typestore as ts
 from .bag_io import BagWriter, bag_topics, read_messages
 from .config import NodeConfig
-from .core import PerceptionCore, PredictorFn
+from .core import PerceptionCore, PredictorFn, used_sensors
 from .outputs import OUTPUT_TYPES
 
 log = logging.getLogger('perception.ros')
@@ -76,8 +76,10 @@ def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn
                config: NodeConfig, storage: str = 'mcap', copy_inputs: bool = False) -> ReplayReport:
     t_start = time.perf_counter()
     config = resolve_config(config, bag_topics(in_path))
-    by_topic = {topic: sensor for sensor, topic in config.topics.items() if topic}
-    report = ReplayReport(input_messages={s: 0 for s in config.sensors})
+    # topics of sensors the model does not use are not read (the core warns about them)
+    used = config.restricted_to(used_sensors(predictor))
+    by_topic = {topic: sensor for sensor, topic in used.topics.items() if topic}
+    report = ReplayReport(input_messages={s: 0 for s in used.sensors})
     now_ns = [0]
     with BagWriter(out_path, storage) as writer:
         def sink(name: str, msg: Any) -> None:
@@ -86,7 +88,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn
                 writer.write(_absolute(topic), OUTPUT_TYPES[name], now_ns[0], msg)
 
         core = None
-        info_of = {topic: sensor for sensor, topic in config.camera_info_topics.items() if topic}
+        info_of = {topic: sensor for sensor, topic in used.camera_info_topics.items() if topic}
         wanted = set(by_topic) | set(info_of)
         for bag_msg in read_messages(in_path, wanted):
             now_ns[0] = bag_msg.log_time_ns

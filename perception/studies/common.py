@@ -162,8 +162,10 @@ def train(cfg: Config, name: str, settings: Settings, log: Log = print) -> Train
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = folder
     cfg.experiment_name = f'train_{name}_{key}'
-    if settings.progress:
-        cfg.custom_hooks = [dict(type='ProgressBarHook', desc=f'  train {name}')]
+    if settings.progress:   # beside runner_config's hooks (SensorsSeenHook)
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks') or []
+                            if h.get('type') != 'ProgressBarHook'] + [
+            dict(type='ProgressBarHook', desc=f'  train {name}')]
     log(f'  {name}: training {settings.iters} iterations -> {folder}')
     t0 = time.time()
     Runner.from_cfg(cfg).train()

@@ -14,7 +14,7 @@ from typing import Dict, Iterable, List, Mapping, Tuple
 import numpy as np
 import torch
 
-from perception.contract import INPUT_NAMES
+from perception.contract import input_names
 
 _GATE = re.compile(r'gate_(?P<task>\w+?)_s(?P<stride>\d+)$')
 
@@ -23,7 +23,7 @@ def gate_maps(model: torch.nn.Module, inputs: Mapping[str, np.ndarray]) -> Dict[
     """(task, stride) -> (E + 1, h, w) gate weights of one frame (last slot = the task memory)."""
     with torch.no_grad():
         out = model.forward_export(*(torch.from_numpy(np.asarray(inputs[k]))
-                                     for k in INPUT_NAMES),
+                                     for k in input_names(model.sensors)),
                                    return_gates=True)
     maps = {}
     for name, value in out.items():

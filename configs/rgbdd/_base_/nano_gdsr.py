@@ -2,7 +2,8 @@
 # on the 236 training frames. The x4/x8/x16 configs beside this folder set the scale.
 _base_ = ['./nano_guided.py', './rgbdd_gdsr_data.py', './schedule_1000.py',
           '../../_base_/default_runtime.py']
-model = dict(tasks=('depth', ),
+# RGB-D-D has colour and depth only: the model is built for those two (no thermal encoder or input).
+model = dict(sensors=('rgb', 'depth'), tasks=('depth', ),
              task_weighting=dict(_delete_=True, type='FixedTaskWeighting', weights=dict(depth=1.0)))
 # Data made in the training process: faster than a loader worker on 2 cores (docs/training.md).
 train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,

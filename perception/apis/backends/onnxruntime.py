@@ -36,6 +36,11 @@ class OnnxRuntimeBackend:
         self.spec = spec or ModelSpec.from_metadata(meta, where=str(self.path))
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        unknown = [n for n in self.input_names if n not in self.spec.input_names]
+        if unknown:
+            raise ValueError(f'{self.path}: graph inputs {unknown} are not among the inputs its '
+                             f'metadata declares {self.spec.input_names}; re-export the model '
+                             'with `perception export`')
 
     @property
     def providers(self) -> list:
@@ -45,8 +50,8 @@ class OnnxRuntimeBackend:
         """``Backend.run``: one ONNX Runtime session call.
 
         Args:
-            inputs: ``{rgb, thermal, depth, modality_mask}`` batches; only the graph's own inputs
-                are fed, as contiguous float32.
+            inputs: batches named by ``spec.input_names`` (the model's sensors and
+                ``modality_mask``); only the graph's own inputs are fed, as contiguous float32.
 
         Returns:
             Every graph output by name, in the graph's order.

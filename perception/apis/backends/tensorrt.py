@@ -69,8 +69,8 @@ class TensorRTBackend:
         """``Backend.run``: one engine execution, outputs copied to the host.
 
         Args:
-            inputs: ``{rgb, thermal, depth, modality_mask}`` batches; each engine input is fed in
-                the dtype the engine declares.
+            inputs: batches named by ``spec.input_names`` (the model's sensors and
+                ``modality_mask``); each engine input is fed in the dtype the engine declares.
 
         Returns:
             Every engine output by name, numpy.

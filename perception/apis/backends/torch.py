@@ -6,7 +6,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from perception.contract import INPUT_NAMES, SENSOR_CHANNELS, SENSORS
+from perception.contract import SENSOR_CHANNELS
 
 from ..spec import ModelSpec
 
@@ -34,8 +34,8 @@ class TorchBackend:
                                      pre_nms_topk=spec.pre_nms_topk,
                                      seg_output=seg_output).to(device).eval()
         h, w = spec.input_size
-        probe = {s: np.zeros((1, SENSOR_CHANNELS[s], h, w), np.float32) for s in SENSORS}
-        probe[INPUT_NAMES[-1]] = np.ones((1, len(SENSORS)), np.float32)
+        probe = {s: np.zeros((1, SENSOR_CHANNELS[s], h, w), np.float32) for s in spec.sensors}
+        probe[spec.input_names[-1]] = np.ones((1, len(spec.sensors)), np.float32)
         self.run(probe)   # learns the output names
         self.spec = spec.replace(outputs=tuple(self.wrapper.output_names),
                                  nms='host' if spec.nms != 'none' else 'none')
@@ -62,8 +62,8 @@ class TorchBackend:
         """``Backend.run``: the model eagerly, under this backend's precision.
 
         Args:
-            inputs: ``{rgb, thermal, depth, modality_mask}`` float32 batches
-                (``contract.INPUT_NAMES``).
+            inputs: float32 batches named by ``spec.input_names`` (the model's sensors and
+                ``modality_mask``); other keys are not read.
 
         Returns:
             The ``--nms host`` graph's outputs by name, numpy; floating ones float32.

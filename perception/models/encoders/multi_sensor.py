@@ -15,7 +15,7 @@ import torch
 from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor, nn
 
-from perception.contract import SENSOR_CHANNELS, SENSORS, STRIDES
+from perception.contract import SENSOR_CHANNELS, SENSORS, STRIDES, check_sensors
 from perception.registry import MODELS
 
 from ..builder import build_module
@@ -41,10 +41,12 @@ class MultiSensorEncoder(BaseModule):
 
     Args:
         backbone: the backbone config used for every sensor.
-        sensor_overrides: per-sensor changes, e.g. ``dict(thermal=dict(arch='pico'))``.
+        sensor_overrides: per-sensor changes, e.g. ``dict(thermal=dict(arch='pico'))``; entries of
+            contract sensors outside ``sensors`` are ignored.
         share_weights: one backbone for all sensors. Sensors with fewer channels than the widest go
             through a learned 1x1 adapter (initialised to replicate the channel, like greyscale->RGB),
             and all sensors run as one batch (one backbone call instead of three).
+        sensors: the sensors encoded (the model's ``sensors``, which ``MultiTaskPerceptor`` sets).
         in_channels_key: the backbone's name for its input channels (``in_chans`` for timm).
         probe_size: side of the zero image run once at build time through a backbone that does not
             declare ``out_channels`` (a sequence, one per returned map: LiteNet, RepNet do), to read
@@ -57,11 +59,14 @@ class MultiSensorEncoder(BaseModule):
                  in_channels_key: str = 'in_channels', probe_size: int = 64,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
-        self.sensors = tuple(sensors)
-        unknown = set(sensor_overrides or {}) - set(self.sensors)
+        self.sensors = check_sensors(sensors, 'encoder.sensors')
+        unknown = set(sensor_overrides or {}) - set(SENSORS)
         if unknown:
             raise KeyError(f'sensor_overrides for unknown sensors {sorted(unknown)}; '
-                           f'sensors are {self.sensors}')
+                           f'sensors are {SENSORS}')
+        # overrides of contract sensors the model is not built for are unused: a base config's
+        # ``depth=dict(arch='pico')`` does not stop a child config from dropping depth
+        sensor_overrides = {s: v for s, v in (sensor_overrides or {}).items() if s in self.sensors}
         if share_weights and sensor_overrides:
             raise ValueError('share_weights=True uses one backbone: sensor_overrides must be empty')
         self.share_weights = share_weights

@@ -38,7 +38,7 @@ class SensorAuxHeads(BaseModule):
         level: pyramid level of the encoder features read (0 = stride 4; default 1 = stride 8).
         channels: width of the 3x3 conv before the 1x1 output.
         loss_weight: weight of each uni-modal loss (per sensor and task).
-        sensors: the sensors that get a head (default: all).
+        sensors: the sensors that get a head, the columns of ``present`` (the model sets its own).
     """
 
     def __init__(self, in_channels: Mapping[str, Sequence[int]], tasks: Sequence[str] = AUX_TASKS,
@@ -68,11 +68,12 @@ class SensorAuxHeads(BaseModule):
 
     def loss(self, feats: Mapping[str, List[Tensor]], present: Tensor,
              samples) -> Dict[str, Tensor]:
-        """``feats``: sensor -> encoder pyramid; ``present``: (B, S) bool in ``SENSORS`` order;
-        ``samples``: the batch's data samples. Returns ``aux_<sensor>_loss_<task>``."""
+        """``feats``: sensor -> encoder pyramid; ``present``: (B, S) bool, one column per sensor
+        of ``self.sensors`` (the model's); ``samples``: the batch's data samples. Returns
+        ``aux_<sensor>_loss_<task>``."""
         out: Dict[str, Tensor] = {}
-        for s in self.sensors:
-            column = present[:, SENSORS.index(s)]
+        for j, s in enumerate(self.sensors):
+            column = present[:, j]
             f = feats[s][self.level]
             for task, head in self.heads[s].items():
                 keep = [i for i, smp in enumerate(samples)
