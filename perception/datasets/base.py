@@ -23,7 +23,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
-from perception.contract import SENSORS, ConfigError, SensorError
+from perception.contract import DET_LABELLED, SENSORS, ConfigError, SensorError
 
 from ..sensors.encodings import IMAGE_SUFFIXES
 from .loading import TARGET_MODALITIES, decode_sample
@@ -97,10 +97,6 @@ def default_palette(num_classes: int) -> List[List[int]]:
     return colours
 
 
-#: Per-sample metadata key: the indices into ``det_classes`` of the classes the sample's dataset
-#: labels (a tuple of ints, sorted); set when the dataset is given ``det_classes`` or
-#: ``det_class_map``. Boxes of the other classes may be in the image without a box.
-DET_LABELLED = 'det_labelled'
 
 
 def resolve_det_class_map(own: Sequence[str], det_classes: Optional[Sequence[str]],

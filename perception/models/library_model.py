@@ -37,6 +37,7 @@ from perception.structures import MultiTaskDataSample
 
 from .builder import build_module
 from .heads.base import connected_zero, restore_dense
+from .losses.partial_labels import labelled_classes, stop_unlabelled
 from .masking import keep_present
 from .modes import dispatch_mode
 from .sensor_inputs import batch_sensor_args
@@ -194,7 +195,18 @@ class LibraryModel(BaseModel):
             return {f'loss_{self.task}': connected_zero(list(self.model.parameters()))}
         if len(keep) < len(data_samples):
             image = image.index_select(0, torch.as_tensor(keep, device=image.device))
-        return self.model.loss(image, [self._library_sample(data_samples[i]) for i in keep])
+        samples = [self._library_sample(data_samples[i]) for i in keep]
+        if self.task == 'seg':
+            return self.model.loss(image, samples)
+        # mmdet's SingleStageDetector.loss, with the partial labels of MultiTaskPerceptor: a
+        # sample's unlabelled classes (its dataset's det_labelled) give no gradient
+        from mmdet.models.utils import unpack_gt_instances
+        head = self.model.bbox_head
+        outs = list(head(self.model.extract_feat(image)))
+        outs[0] = stop_unlabelled(outs[0], labelled_classes(samples, head.num_classes,
+                                                            image.device))
+        gts, ignores, metas = unpack_gt_instances(samples)
+        return head.loss_by_feat(*outs, gts, metas, ignores)
 
     def _library_sample(self, sample: MultiTaskDataSample):
         if self.task == 'seg':

@@ -13,7 +13,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import InstanceData, PixelData
 
-from perception.contract import SENSOR_CHANNELS, SENSORS
+from perception.contract import DET_LABELLED, SENSOR_CHANNELS, SENSORS
 from perception.registry import TRANSFORMS
 from perception.structures import MultiTaskDataSample
 
@@ -24,7 +24,7 @@ from .sample_checks import check_sample, modality_mask_of
 #: detection classes the sample's dataset labels (set by a dataset's class map, docs/data.md).
 DEFAULT_META_KEYS: Tuple[str, ...] = ('sample_idx', 'img_id', 'ori_shape', 'img_shape',
                                       'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                                      'modality_mask', 'condition', 'sources', 'det_labelled')
+                                      'modality_mask', 'condition', 'sources', DET_LABELLED)
 #: Values for geometric metainfo of a sample no transform touched, so that the model can always
 #: map predictions back to ``ori_shape`` without special cases.
 _META_DEFAULTS: Dict[str, Any] = {'scale_factor': (1.0, 1.0), 'flip': False,

@@ -4,7 +4,9 @@ mmdet supplies the layers, the assigner (e.g. ``DynamicSoftLabelAssigner``), the
 losses (QualityFocal + GIoU for RTMDet; focal + IoU + centerness for FCOS) via ``loss_by_feat``.
 This adapter adds:
   * 1x1 adapters when the decoder widths per level differ from the head's single ``in_channels``;
-  * per-sample masking (only samples with ``gt_instances`` go into ``loss_by_feat``);
+  * per-sample masking (only samples with ``gt_instances`` go into ``loss_by_feat``) and partial
+    labels (a sample's unlabelled classes, ``det_labelled``, give no gradient:
+    perception/models/losses/partial_labels.py);
   * a static, export-friendly decode of every prior: ``det_boxes`` (B, N, 4) xyxy pixels clipped to
     the input, ``det_scores`` (B, N, C) sigmoid scores (times the centerness/IoU factor if the head
     has one), with no data-dependent control flow; top-k + NMS is a separate step
@@ -25,6 +27,7 @@ from perception.registry import MODELS
 
 from ..builder import build_module
 
+from ..losses.partial_labels import labelled_classes, stop_unlabelled
 from ..postprocess import topk_nms
 from .base import TaskHead, connected_zero
 
@@ -121,6 +124,9 @@ class DenseDetHead(TaskHead):
         device = raw[0][0].device
         idx = torch.as_tensor(list(keep), device=device)
         selected = [[x.index_select(0, idx) for x in level_list] for level_list in raw]
+        # partial labels: a sample's unlabelled classes (its dataset's det_labelled) get no gradient
+        selected[0] = stop_unlabelled(selected[0], labelled_classes(
+            [samples[i] for i in keep], self.num_classes, device))
         gts = []
         for i in keep:
             gt = samples[i].gt_instances
