@@ -62,8 +62,10 @@ def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
 def coco_map(records: Sequence[DetRecord], class_names: Sequence[str],
              classwise: bool = False) -> Dict[str, float]:
     """``mAP``, ``mAP_50``, ``mAP_75`` (fractions) over ``records``; with ``classwise`` also
-    ``AP.<class>`` (IoU 0.50:0.95, NaN for a class without ground truth)."""
-    keys = list(COCO_STATS) + ([f'AP.{c}' for c in class_names] if classwise else [])
+    ``AP.<class>`` (IoU 0.50:0.95) and ``<class>/AP_50`` (IoU 0.50) per class, NaN for a class
+    without ground truth."""
+    keys = list(COCO_STATS) + ([k for c in class_names for k in (f'AP.{c}', f'{c}/AP_50')]
+                               if classwise else [])
     if not records or not any(len(r.gt_labels) for r in records):
         return {k: float('nan') for k in keys}
     _check_labels(records, len(class_names))
@@ -82,10 +84,12 @@ def coco_map(records: Sequence[DetRecord], class_names: Sequence[str],
         # precision: (iou thresholds, recall points, classes, area ranges, max dets); area 'all' and
         # the largest max-dets setting, as stats[0] and as mmdet's classwise table.
         precision = ev.eval['precision'][:, :, :, 0, -1]
+        at_50 = int(np.argmin(np.abs(ev.params.iouThrs - 0.5)))
         for k, name in enumerate(class_names):
-            p = precision[:, :, k]
-            p = p[p > -1]
-            out[f'AP.{name}'] = float(p.mean()) if p.size else float('nan')
+            for key, p in ((f'AP.{name}', precision[:, :, k]),
+                           (f'{name}/AP_50', precision[at_50, :, k])):
+                p = p[p > -1]
+                out[key] = float(p.mean()) if p.size else float('nan')
     return out
 
 

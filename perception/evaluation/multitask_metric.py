@@ -49,7 +49,8 @@ class MultiTaskMetric(BaseMetric):
         depth_average: 'pixel' (pool all valid pixels) or 'image' (mean of per-frame metrics).
         group_by: metainfo keys to break the metrics down by, e.g. ('condition', 'modality_mask');
             results appear as ``<task>/<metric>@<value>``.
-        det_classwise: also report ``det/AP.<class>`` (overall only).
+        det_classwise: also report ``det/AP.<class>`` (IoU 0.50:0.95) and ``det/<class>/AP_50``,
+            overall and per group (``det/person/AP_50@night``).
     """
     # Output keys already carry their task ('seg/mIoU'); '' rather than None keeps mmengine from both
     # warning about a missing prefix and prefixing. A config may still set ``prefix``.
@@ -174,7 +175,9 @@ class MultiTaskMetric(BaseMetric):
             out.update(_with_task('seg', summary, len(seg)))
         if 'det' in self.tasks:
             det = [r.det for r in results if r.det is not None]
-            summary = coco_map(det, self.det_classes, classwise=self.det_classwise and per_class)
+            # groups (night/day, ...) keep the per-class AP of a classwise run: the question is
+            # often one class under one condition (person at night)
+            summary = coco_map(det, self.det_classes, classwise=self.det_classwise)
             out.update(_with_task('det', summary, len(det)))
         if 'depth' in self.tasks:
             depth = [r.depth for r in results if r.depth is not None]

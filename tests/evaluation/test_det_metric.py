@@ -128,3 +128,51 @@ def test_zero_score_slots_are_not_detections():
     stats = metric.frame_stats(frame)
     assert len(stats.det.pred_scores) == 1
     assert np.array_equal(stats.det.pred_bboxes, box.numpy())
+
+
+def _pycocotools_class_ap50(frames, class_index):
+    """AP at IoU 0.5 of one class, by pycocotools alone (COCOeval restricted to that category)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    images, anns, dets = [], [], []
+    for i, f in enumerate(frames):
+        images.append(dict(id=i, width=200, height=200))
+        gt = f['gt_instances']
+        for b, lbl in zip(gt['bboxes'].tolist(), gt['labels'].tolist()):
+            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=int(lbl), iscrowd=0,
+                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                             area=(b[2] - b[0]) * (b[3] - b[1])))
+        p = f['pred_instances']
+        for b, s, lbl in zip(p['bboxes'].tolist(), p['scores'].tolist(), p['labels'].tolist()):
+            dets.append(dict(image_id=i, category_id=int(lbl), score=s,
+                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]]))
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = dict(images=images, annotations=anns,
+                            categories=[dict(id=k, name=n) for k, n in enumerate(DET_CLASSES)])
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes(dets), 'bbox')
+        ev.params.catIds = [class_index]
+        ev.params.iouThrs = np.array([0.5])
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    return ev.stats[0]
+
+
+def test_per_class_ap50_overall_and_per_group_match_pycocotools(frames):
+    """``det/<class>/AP_50`` (the question "how well are people found") overall and per group
+    (``@night``/``@day``), each equal to pycocotools run on those frames and that class alone."""
+    frames = [dict(f, condition='night' if i % 2 else 'day') for i, f in enumerate(frames)]
+    metric = MultiTaskMetric(tasks=('det', ), det_classes=DET_CLASSES, det_classwise=True,
+                             group_by=('condition', ), log_tables=False)
+    metric.process(None, frames)
+    ours = metric.evaluate(len(frames))
+    checked = 0
+    for k, name in enumerate(DET_CLASSES):
+        for label, subset in (('', frames), ('@night', frames[1::2]), ('@day', frames[0::2])):
+            value = ours[f'det/{name}/AP_50{label}']
+            if any(k in f['gt_instances']['labels'].tolist() for f in subset):
+                assert value == pytest.approx(_pycocotools_class_ap50(subset, k), abs=1e-9)
+                checked += 1
+            else:
+                assert math.isnan(value)
+    assert checked >= 4
