@@ -33,15 +33,21 @@ def mfnet_condition(frame_id: str) -> Dict[str, str]:
 
 
 def _split_ids(root: Path, split_file: Optional[str], available: Sequence[str],
-               ids: Optional[Sequence[str]] = None) -> List[str]:
+               ids: Optional[Sequence[str]] = None,
+               exclude_ids: Optional[Sequence[str]] = None) -> List[str]:
     """The frame ids to load: ``ids`` (a list), else those of ``split_file`` (one a line,
-    relative to ``root``), else every available id (numeric ids in numeric order); listed ids
+    relative to ``root``), else every available id (numeric ids in numeric order) but
+    ``exclude_ids`` (e.g. the training frames: "every other frame of any folder"); listed ids
     must be available."""
     if ids is not None and split_file is not None:
         raise SensorError('dataset', 'ids', 'either ids or split_file, not both',
                           f'ids and {split_file!r}', str(root))
+    if exclude_ids is not None and (ids is not None or split_file is not None):
+        raise SensorError('dataset', 'exclude_ids', 'exclude_ids without ids or split_file '
+                          '(it selects every other frame)', 'both given', str(root))
     if ids is None and split_file is None:
-        return sort_ids(available)
+        excluded = set(str(i) for i in exclude_ids or ())
+        return sort_ids([i for i in available if i not in excluded])
     where = str(root)
     if ids is None:
         path = root / split_file
@@ -116,6 +122,10 @@ class VisibleInfraredDataset(MultiSensorDataset):
     Args:
         label_dir: segmentation label PNGs (``label_u8``), optional.
         split_file: a file of frame ids, one a line, relative to ``data_root``.
+        ids: instead of ``split_file``, the frame ids to load (e.g. a split declared in the
+            config, as ``configs/rgbt_det/`` does for a read-only data folder).
+        exclude_ids: instead of either, every frame but these (a held-out set that is "the rest"
+            of whatever folder ``data_root`` names, e.g. every frame that is not a training one).
         box_dir: a folder of box label files ``<id>.txt`` / ``<id>.xml`` (``box_format``
             ``'yolo'`` / ``'voc'``; perception.datasets.box_files), optional. YOLO boxes are
             scaled by the infrared image's size (the visible one's when there is no infrared).
@@ -129,10 +139,11 @@ class VisibleInfraredDataset(MultiSensorDataset):
                  label_dir: Optional[str] = None, rgb_encoding: str = 'rgb8',
                  thermal_encoding: str = 'u8_unit', split_file: Optional[str] = None,
                  box_dir: Optional[str] = None, box_format: str = 'yolo',
-                 require_pairs: bool = False, **kwargs):
+                 require_pairs: bool = False, ids: Optional[Sequence[str]] = None,
+                 exclude_ids: Optional[Sequence[str]] = None, **kwargs):
         self.vi_dir, self.ir_dir, self.label_dir = vi_dir, ir_dir, label_dir
         self.rgb_encoding, self.thermal_encoding = rgb_encoding, thermal_encoding
-        self.split_file = split_file
+        self.split_file, self.ids, self.exclude_ids = split_file, ids, exclude_ids
         self.box_dir, self.require_pairs = box_dir, bool(require_pairs)
         self.box_format = check_box_format(box_format, f'{type(self).__name__}(box_format=...)')
         #: What the box folder gave (None without ``box_dir``), also logged.
@@ -147,7 +158,8 @@ class VisibleInfraredDataset(MultiSensorDataset):
         ir = index_folder(self.root / self.ir_dir, 'thermal')
         labels = {} if self.label_dir is None else index_folder(self.root / self.label_dir,
                                                                 'gt_sem_seg')
-        ids = _split_ids(self.root, self.split_file, list(set(vi) | set(ir)))
+        ids = _split_ids(self.root, self.split_file, list(set(vi) | set(ir)), self.ids,
+                         self.exclude_ids)
         if self.require_pairs:
             _check_pairs(ids, dict(rgb=(vi, self.root / self.vi_dir),
                                    thermal=(ir, self.root / self.ir_dir)))

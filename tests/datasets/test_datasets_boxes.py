@@ -489,3 +489,17 @@ def test_synthetic_and_real_box_datasets_concatenate(tmp_path):
     assert both.metainfo['seg_classes'][0] == 'sky'            # the first dataset's metainfo
     assert both[0]['data_samples'].det_labelled == (0, 2)
     assert both[2]['data_samples'].det_labelled == (0, )
+
+
+def test_msrs_ids_and_exclude_ids_select_frames(tmp_path):
+    """A split declared in the config (``ids``) and "every frame but the training ones"
+    (``exclude_ids``: what makes ``data_root=ANOTHER_FOLDER`` score all of that folder)."""
+    root = _msrs_layout(tmp_path, ids=('00001N', '00002D', '00003D'))
+    chosen = MSRSDetDataset(str(root), ids=['00003D', '00001N'])
+    assert [chosen.get_data_info(i)['img_id'] for i in range(len(chosen))] == ['00003D', '00001N']
+    rest = MSRSDetDataset(str(root), exclude_ids=['00002D', '99999N'])   # unknown ids: nothing
+    assert [rest.get_data_info(i)['img_id'] for i in range(len(rest))] == ['00001N', '00003D']
+    with pytest.raises(SensorError, match='exclude_ids'):
+        MSRSDetDataset(str(root), ids=['00001N'], exclude_ids=['00002D'])
+    with pytest.raises(SensorError, match='00009N'):
+        MSRSDetDataset(str(root), ids=['00009N'])
