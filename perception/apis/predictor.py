@@ -160,9 +160,9 @@ class Predictor:
             if s in self._warned_ignored:
                 continue
             self._warned_ignored.add(s)
-            why = ('never appeared in its training' if s in self.spec.sensors
-                   else f'is not one of its sensors {self.spec.sensors}')
-            warnings.warn(f'{s} is ignored: the model {why} (warned once)', IgnoredSensorWarning,
+            why = ("it never appeared in the model's training" if s in self.spec.sensors
+                   else f"it is not one of the model's sensors {self.spec.sensors}")
+            warnings.warn(f'{s} is ignored: {why} (warned once)', IgnoredSensorWarning,
                           stacklevel=3)
 
     def __call__(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,

@@ -11,6 +11,7 @@ import pytest
 from core_harness import PERIOD_S, FailsFirst, Harness, log_an_error_and_a_warning
 from ros_testkit import ToyPredictor, camera_info, synthetic_frame
 
+from perception.contract import ConfigError
 from perception.ros import typestore as ts
 from perception.ros.health import ERROR, OK, STALE, WARN
 from perception.ros.image_codec import array_to_image, encode_sensor, image_to_array
@@ -256,3 +257,27 @@ def test_only_enabled_sensors_are_used():
     assert sets[0].modality_mask == (True, False, True)
     with pytest.raises(ValueError, match="sensor 'thermal' is not enabled"):
         h.core.on_image('thermal', array_to_image(np.zeros((2, 2), np.uint8), 'mono8', ts.header(0)))
+
+
+class TwoSensorPredictor(ToyPredictor):
+    """A predictor whose model uses rgb and thermal only (``spec.trained_sensors``)."""
+    spec = type('Spec', (), dict(trained_sensors=('rgb', 'thermal'), thermal_scaling=None,
+                                 normalization=None))()
+
+
+def test_topics_of_sensors_the_model_does_not_use_are_not_subscribed(caplog):
+    """An RGB-thermal model under the default params (three topics): depth is switched off with
+    one warning naming the topic, diagnostics say so, sets complete without it, and the DDS
+    runner and bag replay subscribe through the same restricted config."""
+    with caplog.at_level('WARNING', logger='perception.ros'):
+        h = Harness(predictor=TwoSensorPredictor(), depth_to_rgb=(), thermal_to_rgb=())
+    assert h.core.config.sensors == ('rgb', 'thermal') and h.core.ignored_sensors == ('depth', )
+    assert [r.getMessage() for r in caplog.records if 'not subscribing' in r.getMessage()] == [
+        'not subscribing to depth (/camera/depth/image_rect_raw): the model uses rgb+thermal only']
+    assert len(h.frame(0, sensors=('rgb', 'thermal'))) == 1
+    assert h.predictor.calls == [(True, True, False)]
+    assert h.core.stats()['ignored_sensors'] == 'depth'
+    with pytest.raises(ValueError, match='not enabled'):
+        h.core.on_image('depth', h.images(1)['depth'])
+    with pytest.raises(ConfigError, match='the model uses'):
+        Harness(predictor=TwoSensorPredictor(), topics={'rgb': '', 'thermal': '', 'depth': '/d'})
