@@ -4,7 +4,7 @@
 pitch) rendered from one scene per seed, registered with perception.sensors.registration.
 
     python tools/registration_figure.py [--out docs/images/registration.png] [--seeds 3 11 27]
-    python tools/registration_figure.py --time      # cost of one frame at VGA resolutions
+    python tools/registration_figure.py --time      # cost of one frame at VGA, new and old code
 
 Prints, per seed, what tests/sensors/test_registration.py asserts: the re-projection error of depth
 pixels (sensor depth: noisy, in mm, no reading along occlusion edges), and the share of colour pixels
@@ -14,21 +14,30 @@ sensor's depth / through exact depth.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-import cv2
-import numpy as np
+for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ.setdefault(_var, '1')     # one core (set before numpy loads its BLAS)
 
-from perception.datasets.synthetic import PALETTE
-from perception.datasets.synthetic.layout import sample_scene
-from perception.datasets.synthetic.rig import RigCamera, relative_transform, render_rig, world_points
-from perception.datasets.synthetic.sensors import depth_reading, expose, radiance, thermal_image
-from perception.sensors.encodings import get_encoding
-from perception.sensors.registration import (Registration, ThermalCalibration, register_depth,
-                                             reproject)
-from perception.visualization.maps import (depth_colormap, depth_range_of, draw_depth_legend,
-                                           thermal_colormap)
-from perception.visualization.panels import ABSENT_GREY, label, save_rgb
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from perception.datasets.synthetic import PALETTE  # noqa: E402
+from perception.datasets.synthetic.layout import sample_scene  # noqa: E402
+from perception.datasets.synthetic.rig import RigCamera, relative_transform, render_rig, world_points  # noqa: E402
+from perception.datasets.synthetic.sensors import depth_reading, expose, radiance, thermal_image  # noqa: E402
+from perception.sensors.encodings import get_encoding  # noqa: E402
+from perception.sensors.registration import (Registration, ThermalCalibration,  # noqa: E402
+                                             register_depth, reproject)
+from perception.visualization.maps import (depth_colormap, depth_range_of,  # noqa: E402
+                                           draw_depth_legend, thermal_colormap)
+from perception.visualization.panels import ABSENT_GREY, label, save_rgb  # noqa: E402
+
+#: The pre-optimisation registration, kept as the tests' oracle: --time times it next to the
+#: current code when this checkout has the tests.
+REFERENCE = Path(__file__).resolve().parents[1] / 'tests' / 'sensors' / 'registration_reference.py'
+
 
 CAMERAS = dict(
     rgb=RigCamera((240, 320), hfov_deg=70, mount_height=1.20, pitch_deg=4.0, x=0.0),
@@ -105,12 +114,52 @@ def picture(m: dict, out: Path) -> None:
     save_rgb(out, np.vstack([top, bottom]))
 
 
-def timing(repeats: int = 5) -> None:
-    """Median wall time of ``Registration.apply`` for a 640x480 colour camera with lens distortion,
-    a 640x512 thermal camera and a 640x480 depth camera (random depth 1-5 m)."""
+def _reference():
+    """The old code (tests/sensors/registration_reference.py), or None without the tests."""
+    if not REFERENCE.is_file():
+        return None
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('registration_reference', REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cpu_model() -> str:
+    """lscpu's 'Model name' (else /proc/cpuinfo's, else the platform's)."""
+    import platform
+    import subprocess
+    try:
+        out = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith('Model name:'):
+                return line.split(':', 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+def timing(repeats: int = 20) -> None:
+    """Wall time of ``Registration.apply`` for a 640x480 colour camera with lens distortion, a
+    640x512 thermal camera (distorted) and a 640x480 depth camera, on one thread: the current
+    code and the pre-optimisation one (min / median of ``repeats`` runs after a warm-up), on
+    uniform random depth (1-5 m: two points compete for most colour pixels, the figures of
+    docs/registration.md since the first version) and on a rendered street scene (sensor depth)."""
     import time
 
     from perception.sensors.cameras import CameraModel, Rigid
+
+    cv2.setNumThreads(1)
+    threads = ', '.join(f'{v}={os.environ.get(v)}' for v in ('OMP_NUM_THREADS',
+                                                            'OPENBLAS_NUM_THREADS'))
+    print(f'CPU: {cpu_model()}; one thread ({threads}, cv2.setNumThreads(1)); '
+          f'min / median of {repeats} runs after a warm-up, milliseconds')
 
     def K(w, h, f):
         return [[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]]
@@ -119,19 +168,46 @@ def timing(repeats: int = 5) -> None:
     depth = CameraModel(640, 480, K(640, 480, 570), [], 'depth')
     reg = Registration(rgb, ThermalCalibration(thermal, Rigid.from_static_transform(
         [0.05, 0, 0, 0, 0, 0, 1])), (depth, Rigid.from_static_transform([-0.025, 0, 0, 0, 0, 0, 1])))
+    t0 = time.perf_counter()
+    reg.prepare()
+    print(f'once per calibration (Registration.prepare): {time.perf_counter() - t0:.1f} s')
     rng = np.random.default_rng(0)
-    arrays = dict(depth=rng.uniform(1, 5, (480, 640)).astype(np.float32),
-                  thermal=rng.uniform(0, 1, (512, 640)).astype(np.float32))
-    for name, keys in (('thermal through a plane', ('thermal', )), ('depth', ('depth', )),
-                       ('depth + thermal through depth', ('thermal', 'depth'))):
-        kwargs = {k: arrays[k] for k in keys}
-        reg.apply(**kwargs)    # the per-camera ray tables are built once
+    scenes = {'random depth': dict(depth=rng.uniform(1, 5, (480, 640)).astype(np.float32),
+                                   thermal=rng.uniform(0, 1, (512, 640)).astype(np.float32))}
+    cams = dict(rgb=RigCamera((480, 640), hfov_deg=62, mount_height=1.20, pitch_deg=4.0, x=0.0),
+                depth=RigCamera((480, 640), hfov_deg=58, mount_height=1.20, pitch_deg=4.0,
+                                x=0.025),
+                thermal=RigCamera((512, 640), hfov_deg=44, mount_height=1.20, pitch_deg=4.0,
+                                  x=-0.05))
+    views = render_rig(sample_scene(np.random.default_rng(3), (480, 640), 'day'), cams)
+    scenes['street scene'] = dict(
+        depth=get_encoding('uint16_mm', 'depth').quantize(
+            depth_reading(views['depth'].depth, np.random.default_rng(0))),
+        thermal=thermal_image(views['thermal'].temperature, np.random.default_rng(0)))
+    old = _reference()
+
+    def run(fn, kwargs):
+        fn(**kwargs)                      # warm-up
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            reg.apply(**kwargs)
+            fn(**kwargs)
             times.append(time.perf_counter() - t0)
-        print(f'{name}: {1e3 * np.median(times):.1f} ms')
+        return 1e3 * min(times), 1e3 * float(np.median(times))
+
+    print(f'{"":44s}{"new":>15s}{"old":>17s}{"old/new (median)":>19s}')
+    for scene, arrays in scenes.items():
+        for name, keys in (('thermal through a plane', ('thermal', )), ('depth', ('depth', )),
+                           ('depth + thermal through depth', ('thermal', 'depth'))):
+            kwargs = {k: arrays[k] for k in keys}
+            new = run(reg.apply, kwargs)
+            line = f'{scene + ": " + name:44s}{new[0]:7.1f} / {new[1]:5.1f}'
+            if old is not None:
+                before = run(lambda **kw: old.apply_reference(reg, **kw), kwargs)
+                line += f'{before[0]:9.1f} / {before[1]:5.1f}{before[1] / new[1]:15.0f}x'
+            print(line)
+    if old is None:
+        print(f'(old: {REFERENCE} is not in this checkout)')
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,8 @@ definition of the results the fast path must reproduce -- bit for bit where the 
 
 Per frame it does everything: the rigid transform and the projection of every depth pixel's centre
 and four corners, a ``np.minimum.at`` z-buffer per footprint offset, the thermal camera's own
-z-buffer for the occlusion test, and the thermal lookup maps.
+z-buffer for the occlusion test, and the thermal lookup maps (only the plane's lookup was computed
+once, and still is).
 
 ``apply_reference(registration, rgb, thermal, depth, thermal_fill)`` is ``Registration.apply`` with
 the same arguments and the same returned dict. numpy + OpenCV + perception.sensors.cameras only (the
@@ -14,6 +15,7 @@ camera models and transforms are shared: they hold the calibration, not the per-
 """
 from __future__ import annotations
 
+import weakref
 from typing import Dict, Optional, Tuple
 
 import cv2
@@ -101,8 +103,21 @@ def plane_homography(transform: Rigid, plane_distance: float = np.inf) -> np.nda
     return h
 
 
+#: As the old ``Registration._plane_map``, computed once per registration (and calibration).
+_PLANE_MAPS: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+
+
 def plane_map(registration) -> Tuple[np.ndarray, np.ndarray]:
-    """Thermal pixel coordinates of every colour pixel through the plane."""
+    """Thermal pixel coordinates of every colour pixel through the plane (computed once, as the
+    old code did)."""
+    key = (registration.thermal, registration.color)
+    hit = _PLANE_MAPS.get(registration)
+    if hit is None or hit[0][0] is not key[0] or hit[0][1] is not key[1]:
+        hit = _PLANE_MAPS[registration] = (key, _plane_map(registration))
+    return hit[1]
+
+
+def _plane_map(registration) -> Tuple[np.ndarray, np.ndarray]:
     cal = registration.thermal
     to_color = cal.transform or Rigid.identity()
     hom = plane_homography(to_color, cal.plane_distance)
