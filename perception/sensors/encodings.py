@@ -344,6 +344,8 @@ def float_depth(depth: np.ndarray, sensor: str = 'depth', path: Optional[str] = 
     invalid -- 0 in the contract, never an error. A negative finite value is no depth at all (inverse
     depth, disparity, a sign error): SensorError naming how many pixels hold one."""
     depth = np.asarray(depth, dtype=np.float32)
+    if depth.size and depth.min() >= 0 and depth.max() < np.inf:   # all finite and >= 0 (NaN
+        return depth.copy()                                        # fails both tests)
     finite = np.isfinite(depth)
     negative = finite & (depth < 0)
     if negative.any():

@@ -198,12 +198,13 @@ class Projection:
         u, v, zt = np.empty(n), np.empty(n), np.empty(n)
         for c0 in range(0, n, _CHUNK):
             sl = slice(c0, min(c0 + _CHUNK, n))
-            u[sl], v[sl], zt[sl] = self._centre_chunk(z[sl], sl)
+            u[sl], v[sl], zt[sl] = self._centre_chunk(z[sl], sl, self.a)
         return u.reshape(H, W), v.reshape(H, W), zt.reshape(H, W)
 
-    def _centre_chunk(self, z: np.ndarray, sl: slice):
-        """float64 u, v, z_t of the centres of pixels ``sl`` (as :meth:`centres`; ``z`` >= 0)."""
-        a, t = self.a, self.t
+    def _centre_chunk(self, z: np.ndarray, sl: slice, a: np.ndarray):
+        """float64 u, v, z_t of the centres of the pixels ``sl`` of ray table ``a`` (as
+        :meth:`centres`; ``z`` >= 0)."""
+        t = self.t
         with np.errstate(invalid='ignore', divide='ignore'):
             zn = z / (z > 0)                     # no reading -> NaN, which every value inherits
             pz = zn * a[2, sl]
@@ -221,19 +222,19 @@ class Projection:
         return u, v, pz
 
     def _exact_candidates(self, z: np.ndarray, index: np.ndarray, zt: np.ndarray):
-        """The footprints of source pixels ``index`` computed as the pre-optimisation code did
-        (float64, all five points projected, :func:`_cover`): the padded layer-0 cells they cover
-        and the float32 target z written there."""
-        u, v, _ = self._points(z[index].astype(np.float64), self._rays(index))
+        """The footprints of source pixels ``index`` (flat) at depths ``z`` computed as the
+        pre-optimisation code did (float64, all five points projected, :func:`_cover`): the padded
+        layer-0 cells they cover and the float32 target z ``zt`` written there."""
+        u, v, _ = self._points(z.astype(np.float64), self._rays(index))
         seen = np.isfinite(u).all(0) & np.isfinite(v).all(0)
-        u, v, index = u[:, seen], v[:, seen], index[seen]
+        u, v, zt = u[:, seen], v[:, seen], zt[seen]
         j0, j1 = _cover(u[1:].min(0), u[1:].max(0), u[0])
         i0, i1 = _cover(v[1:].min(0), v[1:].max(0), v[0])
         h, w = self.target.size
         j0, j1 = np.maximum(j0, 0), np.minimum(j1, w - 1)
         i0, i1 = np.maximum(i0, 0), np.minimum(i1, h - 1)
         keep = (j0 <= j1) & (i0 <= i1)
-        j0, j1, i0, i1, val = j0[keep], j1[keep], i0[keep], i1[keep], zt[index[keep]]
+        j0, j1, i0, i1, val = j0[keep], j1[keep], i0[keep], i1[keep], zt[keep]
         nx, ny = j1 - j0 + 1, i1 - i0 + 1
         base = (i0 + self.pad) * self.wp + j0 + self.pad
         if nx.size and nx.max() == 1 and ny.max() == 1:
@@ -262,13 +263,22 @@ class Projection:
         az = self.a[2]
         with np.errstate(invalid='ignore', divide='ignore'):
             m = self.a[:2] / az
-        self.m32 = m.astype(np.float32)
-        self.d32 = (t[:2, None] - t[2] * m).astype(np.float32)   # centre: m + d s (normalised)
+        d = t[:2, None] - t[2] * m                         # centre: m + d s (normalised)
         k = np.zeros(8)
         k[:min(target.D.size, 8)] = target.D[:8]
-        self._k32 = [np.float32(c) for c in k]
         K = target.K
-        self._f32 = [np.float32(c) for c in (K[0, 0], K[1, 1], K[0, 2], K[1, 2])]
+        fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+        # square pixels and radial distortion only: the tables hold f m, f d and the radial
+        # coefficients k / f^2i, so the pass skips the focal length; unless the centre is given
+        # (then in pixels), the principal point is in the edges' constant term
+        self._scaled = bool(fx == fy and not (k[2] or k[3]))
+        scale = np.array([[fx], [fy]]) if self._scaled else 1.0
+        self.m32, self.d32 = (m * scale).astype(np.float32), (d * scale).astype(np.float32)
+        if self._scaled:
+            k = k * fx ** -np.array([2.0, 4, 0, 0, 6, 2, 4, 6])
+        self._k32 = [np.float32(c) for c in k]
+        self._f32 = [np.float32(c) for c in (fx, fy, cx, cy)]
+        self._centre_offset = np.zeros(2) if self.given_centres else np.array([cx, cy])
         self.coef = np.zeros((4, 3, n), np.float32)       # per edge: c0 (+ rint shift), c1, c2
         self.fast_lo, self.fast_hi = np.full(n, np.inf, np.float32), np.zeros(n, np.float32)
         self.seen_lo, self.seen_hi = np.zeros(n, np.float32), np.full(n, np.inf, np.float32)
@@ -383,7 +393,7 @@ class Projection:
         p = 1 / (hi - lo)
         q = -lo * p
         coef = self.coef[:, :, sl]
-        coef[:, 0] = c0 + q * (c1 + q * c2) + shift[:, None]
+        coef[:, 0] = c0 + q * (c1 + q * c2) + (shift + np.repeat(self._centre_offset, 2))[:, None]
         coef[:, 1] = p * (c1 + 2 * q * c2)
         coef[:, 2] = c2 * p * p
         err_edges, err_centre = np.zeros(n), np.zeros(n)
@@ -431,29 +441,48 @@ class Projection:
             E *= s
             E += coef[e, 0]
             E += u if e < 2 else v
-        if self.empty:
-            X[4], X[5] = u, v
+        if self.empty:                        # the centre, in pixels
+            np.add(u, np.float32(self._centre_offset[0]), out=X[4])
+            np.add(v, np.float32(self._centre_offset[1]), out=X[5])
         return X, s
 
     def _distort32(self, x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """float32 pixel coordinates of normalised ones (in place; no ``max_ray_r2`` test: the fit
-        checked the range)."""
+        """float32 pixel coordinates of the centres from the tables' x, y (in place; no
+        ``max_ray_r2`` test: the fit checked the range), less ``_centre_offset``."""
         fx, fy, cx, cy = self._f32
-        if not self.target.distorted:
-            x *= fx
-            x += cx
-            y *= fy
-            y += cy
-            return x, y
         k1, k2, p1, p2, k3, k4, k5, k6 = self._k32
+        if self._scaled:                     # x, y are already f x, f y; k scaled to match
+            if self.target.distorted:
+                r2 = x * x
+                r2 += y * y
+                if k3:
+                    rad = r2 * k3
+                    rad += k2
+                    rad *= r2
+                else:
+                    rad = r2 * k2
+                rad += k1
+                rad *= r2
+                rad += np.float32(1)
+                if k4 or k5 or k6:
+                    den = r2 * k6
+                    den += k5
+                    den *= r2
+                    den += k4
+                    den *= r2
+                    den += np.float32(1)
+                    rad /= den
+                x *= rad
+                y *= rad
+            if self.given_centres:
+                x += cx
+                y += cy
+            return x, y
         r2 = x * x
         r2 += y * y
-        if k3:
-            rad = r2 * k3
-            rad += k2
-            rad *= r2
-        else:
-            rad = r2 * k2
+        rad = r2 * k3
+        rad += k2
+        rad *= r2
         rad += k1
         rad *= r2
         rad += np.float32(1)
@@ -473,9 +502,10 @@ class Projection:
             u += p1 * xy + p2 * (r2 + np.float32(2) * x * x)
             v += p1 * (r2 + np.float32(2) * y * y) + p2 * xy
         u *= fx
-        u += cx
         v *= fy
-        v += cy
+        if self.given_centres:
+            u += cx
+            v += cy
         return u, v
 
     def _buffers(self):
@@ -487,11 +517,12 @@ class Projection:
             local.zt = np.empty(self.n, np.float32)
         return local.buf, local.cells, local.zt
 
-    def register(self, depth: np.ndarray, centres: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    def register(self, depth: np.ndarray, centres: Optional[Tuple[np.ndarray, ...]] = None
                  ) -> np.ndarray:
         """Depth (metres, source's (H, W); 0/NaN/inf/negative = no reading) -> float32 depth on
         the target's grid: the target-camera z of the nearest surface, 0 where no pixel lands.
-        ``centres``: the (u, v) of :meth:`centres` for this depth, when the caller has them."""
+        ``centres``: what :meth:`centres` returned for this depth, when the caller has it (for a
+        Projection built with ``given_centres=True`` only: its fit measured that pass too)."""
         self.prepare()
         z = _positive_depth(depth).reshape(-1)
         n, (h, w) = self.n, self.target.size
@@ -500,21 +531,22 @@ class Projection:
         if centres is not None:
             if not self.given_centres:
                 raise ValueError('register(centres=...): build the Projection with '
-                                 'given_centres=True (its fit measures that pass too)')
+                                 'given_centres=True')
             centres = [c.reshape(-1) for c in centres]
         exact = []
-        t2 = self.t[2]
+        t2, a2, own = self.t[2], self.a[2], self.own_cells
         with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
             for c0 in range(0, n, _CHUNK):
                 sl = slice(c0, min(c0 + _CHUNK, n))
-                zc = z[sl]
-                zt64 = zc.astype(np.float64)
-                zt64 *= self.a[2, sl]
-                zt64 += t2
-                ztc = zt[sl]
-                ztc[...] = zt64               # the float32 of the exact float64 z_t
-                X, s = self._fast_edges(ztc, sl, None if centres is None else
-                                        (centres[0][sl], centres[1][sl]))
+                zc, ztc = z[sl], zt[sl]
+                if centres is None:           # the float32 of the exact float64 z_t
+                    zt64 = zc.astype(np.float64)
+                    zt64 *= a2[sl]
+                    np.add(zt64, t2, out=ztc, casting='same_kind')
+                    X, s = self._fast_edges(ztc, sl)
+                else:
+                    ztc[...] = centres[2][sl]
+                    X, s = self._fast_edges(ztc, sl, (centres[0][sl], centres[1][sl]))
                 I = np.rint(X)
                 X -= I
                 np.abs(X, out=X)
@@ -523,14 +555,6 @@ class Projection:
                 ok &= s <= self.fast_hi[sl]
                 if self.check_z:
                     ok &= zc > 0
-                if not ok.all():              # readings outside the pass, unless never seen
-                    need = zc > 0
-                    need &= ~ok
-                    need &= s >= self.seen_lo[sl]
-                    need &= s <= self.seen_hi[sl]
-                    need = np.flatnonzero(need)
-                    if need.size:
-                        exact.append(need + c0)
                 I = I.astype(self.cell_weights.dtype, copy=False)
                 I[1] -= I[0]                  # rows: A, dx, C, dy
                 I[3] -= I[2]
@@ -543,14 +567,24 @@ class Projection:
                 np.clip(I[2], -pad, h, out=I[2])
                 cell = self.cell_weights @ I[:4]
                 cell += self.cell_offset
-                # outside the pass a pixel writes its own cell (no reading or not fast: NaN/inf)
-                cells[sl] = _select(ok, cell, self.own_cells[sl])
+                bad = np.flatnonzero(np.logical_not(ok, out=ok))
+                if bad.size:
+                    # outside the pass: each pixel writes its own cell; a reading that can be seen
+                    # goes through the exact path
+                    cell[bad] = own[c0 + bad]
+                    sb = s[bad]
+                    need = zc[bad] > 0
+                    need &= sb >= self.seen_lo[c0 + bad]
+                    need &= sb <= self.seen_hi[c0 + bad]
+                    if need.any():
+                        exact.append(bad[need] + c0)
+                cells[sl] = cell
         layers = buf[:self.trash]
         layers.fill(np.inf)
         _scatter_min(buf, cells, zt, fresh=True)
         if exact:
             index = np.concatenate(exact)
-            cand, val = self._exact_candidates(z, index, zt)
+            cand, val = self._exact_candidates(z[index], index, zt[index])
             _scatter_min(buf, cand, val)
         grid = _compose(layers.reshape((S + 1) ** 2, hp, wp), S)[pad:pad + h, pad:pad + w]
         # inf (nothing landed) -> 0, in one pass
@@ -751,7 +785,10 @@ class Registration:
                 warped = self._warp_thermal(_single('thermal', thermal).astype(np.float32),
                                             out['depth'])
                 valid = np.isfinite(warped)
-                out['thermal'] = np.where(valid, warped, np.float32(thermal_fill))
+                if np.isinf(warped).any():   # only from inf in the thermal image itself
+                    out['thermal'] = np.where(valid, warped, np.float32(thermal_fill))
+                else:                        # NaN -> fill, in place (warped is ours), in one pass
+                    out['thermal'] = cv2.patchNaNs(warped, float(np.float32(thermal_fill)))
                 out['thermal_valid'] = valid
         return out
 
@@ -790,7 +827,7 @@ class Registration:
         ``depth``: float32 on the colour grid, 0 = none; the plane maps are not modified."""
         projection = self._thermal_projection()
         u, v, zt = projection.centres(depth)                 # float64, NaN where no point
-        zbuf = projection.register(depth, (u, v)).reshape(-1)   # the thermal camera's own view
+        zbuf = projection.register(depth, (u, v, zt)).reshape(-1)   # the thermal camera's view
         h, w = projection.target.size
         u, v, zt = u.reshape(-1), v.reshape(-1), zt.reshape(-1)
         map_x, map_y = map_x.copy(), map_y.copy()
