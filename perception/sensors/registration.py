@@ -301,12 +301,13 @@ class Projection:
         self.pad = S + 1
         self.hp, self.wp = target.height + 2 * self.pad, target.width + 2 * self.pad
         layer = self.hp * self.wp
-        self.trash = (S + 1) ** 2 * layer     # pixels outside the pass each write a cell beyond
-        ftype = np.float32 if self.trash + n < 2 ** 24 else np.float64
+        self.trash = (S + 1) ** 2 * layer     # the spare cell, for the pixels outside the pass
+        ftype = np.float32 if self.trash < 2 ** 24 else np.float64
         # a footprint's first cell in its shape's layer: A + L dx + wp C + L (S + 1) dy + offset
         self.cell_weights = np.array([1, layer, self.wp, layer * (S + 1)], ftype)
         self.cell_offset = ftype(self.pad * self.wp + self.pad)
-        self.own_cells = (self.trash + np.arange(n)).astype(ftype)
+        self._spare_cell = np.full(_CHUNK, self.trash, ftype)
+        self._spare_z = np.full(_CHUNK, np.inf, np.float32)
         # z = 0 gives s = 1/t_z: the pass must test z > 0 when that can fall in a fast range
         self.check_z = bool(t[2] > 0 and (self.fast_hi >= 1 / t[2]).any())
 
@@ -512,83 +513,161 @@ class Projection:
         """This thread's z-buffer, cells and z arrays (kept: allocating them costs page faults)."""
         local = self._local
         if getattr(local, 'buf', None) is None:
-            local.buf = np.empty(self.trash + self.n, np.float32)
+            local.buf = np.empty(self.trash + 1, np.float32)
             local.cells = np.empty(self.n, np.intp)
             local.zt = np.empty(self.n, np.float32)
         return local.buf, local.cells, local.zt
 
-    def register(self, depth: np.ndarray, centres: Optional[Tuple[np.ndarray, ...]] = None
-                 ) -> np.ndarray:
+    def register(self, depth: np.ndarray) -> np.ndarray:
         """Depth (metres, source's (H, W); 0/NaN/inf/negative = no reading) -> float32 depth on
-        the target's grid: the target-camera z of the nearest surface, 0 where no pixel lands.
-        ``centres``: what :meth:`centres` returned for this depth, when the caller has it (for a
-        Projection built with ``given_centres=True`` only: its fit measured that pass too)."""
+        the target's grid: the target-camera z of the nearest surface, 0 where no pixel lands."""
         self.prepare()
         z = _positive_depth(depth).reshape(-1)
-        n, (h, w) = self.n, self.target.size
-        hp, wp, pad, S = self.hp, self.wp, self.pad, self.span
-        buf, cells, zt = self._buffers()
-        if centres is not None:
-            if not self.given_centres:
-                raise ValueError('register(centres=...): build the Projection with '
-                                 'given_centres=True')
-            centres = [c.reshape(-1) for c in centres]
+        _, cells, zt = self._buffers()
         exact = []
-        t2, a2, own = self.t[2], self.a[2], self.own_cells
+        t2, a2 = self.t[2], self.a[2]
         with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
-            for c0 in range(0, n, _CHUNK):
-                sl = slice(c0, min(c0 + _CHUNK, n))
+            for c0 in range(0, self.n, _CHUNK):
+                sl = slice(c0, min(c0 + _CHUNK, self.n))
                 zc, ztc = z[sl], zt[sl]
-                if centres is None:           # the float32 of the exact float64 z_t
-                    zt64 = zc.astype(np.float64)
-                    zt64 *= a2[sl]
-                    np.add(zt64, t2, out=ztc, casting='same_kind')
-                    X, s = self._fast_edges(ztc, sl)
-                else:
-                    ztc[...] = centres[2][sl]
-                    X, s = self._fast_edges(ztc, sl, (centres[0][sl], centres[1][sl]))
-                I = np.rint(X)
-                X -= I
-                np.abs(X, out=X)
-                ok = X.max(0) <= self.threshold[sl]   # no edge within its tolerance of a boundary
-                ok &= s >= self.fast_lo[sl]
-                ok &= s <= self.fast_hi[sl]
-                if self.check_z:
-                    ok &= zc > 0
-                I = I.astype(self.cell_weights.dtype, copy=False)
-                I[1] -= I[0]                  # rows: A, dx, C, dy
-                I[3] -= I[2]
-                if self.empty:                # no pixel centre in the footprint: the nearest one
-                    I[0] += (I[4] - I[0]) * (I[1] < 0)
-                    I[2] += (I[5] - I[2]) * (I[3] < 0)
-                    np.maximum(I[1], 0, out=I[1])
-                    np.maximum(I[3], 0, out=I[3])
-                np.clip(I[0], -pad, w, out=I[0])
-                np.clip(I[2], -pad, h, out=I[2])
-                cell = self.cell_weights @ I[:4]
-                cell += self.cell_offset
-                bad = np.flatnonzero(np.logical_not(ok, out=ok))
-                if bad.size:
-                    # outside the pass: each pixel writes its own cell; a reading that can be seen
-                    # goes through the exact path
-                    cell[bad] = own[c0 + bad]
-                    sb = s[bad]
-                    need = zc[bad] > 0
-                    need &= sb >= self.seen_lo[c0 + bad]
-                    need &= sb <= self.seen_hi[c0 + bad]
-                    if need.any():
-                        exact.append(bad[need] + c0)
-                cells[sl] = cell
-        layers = buf[:self.trash]
-        layers.fill(np.inf)
+                zt64 = zc.astype(np.float64)      # the float32 of the exact float64 z_t
+                zt64 *= a2[sl]
+                np.add(zt64, t2, out=ztc, casting='same_kind')
+                self._cells(c0, sl, zc, *self._fast_edges(ztc, sl), exact)
+        return self._zbuffer(z, exact)
+
+    def _cells(self, c0: int, sl: slice, z: np.ndarray, X: np.ndarray, s: np.ndarray,
+               exact: list) -> None:
+        """The z-buffer cells of pixels ``sl`` (readings ``z``) from their float32 edges ``X``
+        and s (:meth:`_fast_edges`), into this thread's cells; the pixels the exact path must
+        take are appended to ``exact``."""
+        h, w = self.target.size
+        _, cells, _ = self._buffers()
+        pad = self.pad
+        I = np.rint(X)
+        X -= I
+        np.abs(X, out=X)
+        ok = X.max(0) <= self.threshold[sl]       # no edge within its tolerance of a boundary
+        ok &= s >= self.fast_lo[sl]
+        ok &= s <= self.fast_hi[sl]
+        if self.check_z:
+            ok &= z > 0
+        I = I.astype(self.cell_weights.dtype, copy=False)
+        I[1] -= I[0]                              # rows: A, dx, C, dy
+        I[3] -= I[2]
+        if self.empty:                            # no pixel centre in the footprint: the nearest
+            I[0] += (I[4] - I[0]) * (I[1] < 0)
+            I[2] += (I[5] - I[2]) * (I[3] < 0)
+            np.maximum(I[1], 0, out=I[1])
+            np.maximum(I[3], 0, out=I[3])
+        np.clip(I[0], -pad, w, out=I[0])
+        np.clip(I[2], -pad, h, out=I[2])
+        cell = self.cell_weights @ I[:4]
+        cell += self.cell_offset
+        # outside the pass: a pixel writes +inf to one spare cell (no z-buffer rounds there); a
+        # reading that can be seen goes through the exact path, with its target z
+        zt = self._buffers()[2][sl]
+        nbad = ok.size - np.count_nonzero(ok)
+        if nbad * 16 < ok.size:                   # a few: on their subset
+            bad = np.flatnonzero(np.logical_not(ok, out=ok))
+            cell[bad] = self.trash
+            sb = s[bad]
+            need = z[bad] > 0
+            need &= sb >= self.seen_lo[c0 + bad]
+            need &= sb <= self.seen_hi[c0 + bad]
+            if need.any():
+                exact.append((bad[need] + c0, zt[bad[need]]))
+            zt[bad] = np.inf
+        else:                                     # many: branchless over the chunk
+            need = np.logical_not(ok)
+            need &= z > 0
+            need &= s >= self.seen_lo[sl]
+            need &= s <= self.seen_hi[sl]
+            need = np.flatnonzero(need)
+            if need.size:
+                exact.append((need + c0, zt[need]))
+            n = ok.size
+            cell = _select(ok, cell, self._spare_cell[:n])
+            zt[...] = _select(ok, zt, self._spare_z[:n])
+        cells[sl] = cell
+
+    def _zbuffer(self, z: np.ndarray, exact: list) -> np.ndarray:
+        """The registered depth from this thread's cells and target z (:meth:`_cells`) and the
+        exact path's pixels."""
+        (h, w), hp, wp, pad, S = self.target.size, self.hp, self.wp, self.pad, self.span
+        buf, cells, zt = self._buffers()
+        buf.fill(np.inf)
         _scatter_min(buf, cells, zt, fresh=True)
         if exact:
-            index = np.concatenate(exact)
-            cand, val = self._exact_candidates(z[index], index, zt[index])
+            index = np.concatenate([e[0] for e in exact])
+            cand, val = self._exact_candidates(z[index], index,
+                                               np.concatenate([e[1] for e in exact]))
             _scatter_min(buf, cand, val)
+        layers = buf[:self.trash]
         grid = _compose(layers.reshape((S + 1) ** 2, hp, wp), S)[pad:pad + h, pad:pad + w]
         # inf (nothing landed) -> 0, in one pass
         return cv2.threshold(grid, float(np.finfo(np.float32).max), 0, cv2.THRESH_TOZERO_INV)[1]
+
+    def lookup(self, depth: np.ndarray, map_x: np.ndarray, map_y: np.ndarray
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """The thermal lookup through depth (the colour camera as source, the thermal camera as
+        target; built with ``given_centres=True``): float32 maps of where each source pixel's
+        centre lands, ``map_x``/``map_y`` (copied) where it has no point, and far outside the
+        target image where a nearer surface hides it from the target (its target z exceeds the
+        target's own z-buffer by OCCLUSION_MARGIN + 5 cm) -- cv2.remap gives those no value.
+        The float64 centres, this depth's z-buffer and the maps are made in one pass."""
+        self.prepare()
+        z = _positive_depth(depth).reshape(-1)
+        h, w = self.target.size
+        _, _, zt32 = self._buffers()
+        map_x, map_y = map_x.copy(), map_y.copy()
+        mx, my = map_x.reshape(-1), map_y.reshape(-1)
+        near_cell = np.empty(self.n, np.intp)             # nearest target pixel
+        has_point = np.empty(self.n, bool)
+        zt = np.empty(self.n)
+        exact = []
+        with np.errstate(invalid='ignore', divide='ignore', over='ignore'):
+            for c0 in range(0, self.n, _CHUNK):
+                sl = slice(c0, min(c0 + _CHUNK, self.n))
+                zc = z[sl]
+                u, v, ztc = self._centre_chunk(zc, sl, self.a)
+                zt[sl] = ztc
+                zt32[sl] = ztc
+                self._cells(c0, sl, zc, *self._fast_edges(zt32[sl], sl, (u, v)), exact)
+                has = has_point[sl]
+                np.isfinite(u, out=has)
+                has &= np.isfinite(v)
+                # nearest target pixel: clip(floor(nan_to_num(u) + 0.5), 0, w - 1), fewer passes
+                iu = u + 0.5
+                np.fmax(iu, 0, out=iu)
+                np.fmin(iu, w - 1, out=iu)
+                np.floor(iu, out=iu)
+                iv = v + 0.5
+                np.fmax(iv, 0, out=iv)
+                np.fmin(iv, h - 1, out=iv)
+                np.floor(iv, out=iv)
+                iv *= w
+                iv += iu
+                near_cell[sl] = iv
+                if has.all():
+                    mx[sl] = u
+                    my[sl] = v
+                elif has.any():
+                    mx[sl] = _select(has, u.astype(np.float32), mx[sl])
+                    my[sl] = _select(has, v.astype(np.float32), my[sl])
+        zbuf = self._zbuffer(z, exact).reshape(-1)
+        for c0 in range(0, self.n, _CHUNK):
+            sl = slice(c0, min(c0 + _CHUNK, self.n))
+            near = zbuf[near_cell[sl]]
+            # as before: the margin in float32 (near's type), compared with the float64 z
+            hidden = zt[sl] > near * (1 + OCCLUSION_MARGIN) + 0.05
+            hidden &= near > 0
+            hidden &= has_point[sl]
+            if hidden.any():
+                off = hidden * np.float32(_HIDDEN)
+                mx[sl] -= off
+                my[sl] -= off
+        return map_x, map_y
 
 
 def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -823,42 +902,9 @@ class Registration:
         return self._cached('plane', (cal, self.color), build)
 
     def _depth_map(self, depth: np.ndarray, map_x: np.ndarray, map_y: np.ndarray):
-        """Through the registered depth where it exists; occluded pixels -> NaN (no thermal).
+        """Through the registered depth where it exists; occluded pixels: no thermal value.
         ``depth``: float32 on the colour grid, 0 = none; the plane maps are not modified."""
-        projection = self._thermal_projection()
-        u, v, zt = projection.centres(depth)                 # float64, NaN where no point
-        zbuf = projection.register(depth, (u, v, zt)).reshape(-1)   # the thermal camera's view
-        h, w = projection.target.size
-        u, v, zt = u.reshape(-1), v.reshape(-1), zt.reshape(-1)
-        map_x, map_y = map_x.copy(), map_y.copy()
-        mx, my = map_x.reshape(-1), map_y.reshape(-1)
-        for c0 in range(0, u.size, _CHUNK):
-            sl = slice(c0, min(c0 + _CHUNK, u.size))
-            uc, vc = u[sl], v[sl]
-            has = np.isfinite(uc) & np.isfinite(vc)
-            if not has.any():
-                continue
-            # nearest thermal pixel: clip(floor(nan_to_num(u) + 0.5), 0, w - 1), in fewer passes
-            iu = uc + 0.5
-            np.fmax(iu, 0, out=iu)
-            np.fmin(iu, w - 1, out=iu)
-            np.floor(iu, out=iu)
-            iv = vc + 0.5
-            np.fmax(iv, 0, out=iv)
-            np.fmin(iv, h - 1, out=iv)
-            np.floor(iv, out=iv)
-            iv *= w
-            iv += iu
-            near = zbuf[iv.astype(np.intp)]
-            # as before: the margin in float32 (near's type), compared with the float64 z
-            hidden = near > 0
-            hidden &= zt[sl] > near * (1 + OCCLUSION_MARGIN) + 0.05
-            # a hidden pixel looks far outside the thermal image (remap: no value, as for NaN)
-            off = hidden * _HIDDEN
-            for m, c in ((mx, uc), (my, vc)):
-                c = (c - off).astype(np.float32)
-                m[sl] = c if has.all() else _select(has, c, m[sl])
-        return map_x, map_y
+        return self._thermal_projection().lookup(depth, map_x, map_y)
 
 
 def _single(sensor: str, image) -> np.ndarray:
