@@ -730,18 +730,18 @@ def _positive_depth(depth: np.ndarray) -> np.ndarray:
     return z
 
 
-#: Projections of the module functions below, newest last (they hold the cameras they were built for)
+#: Projections of the module functions below, newest last (each holds its cameras and ~50 MB at VGA)
 _PROJECTIONS: list = []
 
 
 def _projection(source: CameraModel, target: CameraModel, transform: Rigid) -> Projection:
-    """The Projection of these three (identical objects), built on first use; the last four kept."""
+    """The Projection of these three (identical objects), built on first use; the last two kept."""
     for p in _PROJECTIONS:
         if p.source is source and p.target is target and p.transform is transform:
             return p
     p = Projection(source, target, transform)
     _PROJECTIONS.append(p)
-    del _PROJECTIONS[:-4]
+    del _PROJECTIONS[:-2]
     return p
 
 
