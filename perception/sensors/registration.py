@@ -132,11 +132,12 @@ class Projection:
     with what depends only on the calibration computed once. Cameras and transforms are immutable,
     so a Projection holds for as long as they are the ones given.
 
-    :meth:`centres` is the float64 projection of every pixel's centre. :meth:`register` is the
-    z-buffered registration; its first call fits the footprints (:meth:`prepare`: a second or two
-    for VGA cameras), later calls take milliseconds. Both take depth in metres of the source's
-    (H, W), 0 (or NaN, inf, negative) where there is no reading. Safe to share between threads
-    (each thread has its own z-buffer).
+    :meth:`centres` is the float64 projection of every pixel's centre; :meth:`register` the
+    z-buffered registration; :meth:`lookup` the thermal lookup through depth (colour camera as
+    source). All take depth in metres of the source's (H, W), 0 (or NaN, inf, negative) where
+    there is no reading. The first :meth:`register` or :meth:`lookup` fits the footprints
+    (:meth:`prepare`: one to two seconds for VGA cameras, ~50 MB of tables); later calls take
+    milliseconds. Safe to share between threads (each thread has its own z-buffer).
     """
 
     def __init__(self, source: CameraModel, target: CameraModel, transform: Rigid,
