@@ -21,7 +21,7 @@ from perception.sensors.registration import (FAST_MIN_DEPTH, Projection, Registr
 
 PLUMB_BOB = {'rgb': [0.05, -0.1, 0.001, -0.0005, 0.0], 'thermal': [-0.2, 0.05, 0, 0, 0]}
 RATIONAL = {'rgb': [0.3, -0.1, 0.002, 0.001, 0.02, 0.35, -0.08, 0.03],
-            'thermal': [-0.25, 0.08, 0, 0, -0.01]}
+            'thermal': [-0.25, 0.08, 0, 0, -0.01, 0.1, -0.02, 0.005]}
 VGA = dict(rgb=RigCamera((480, 640), hfov_deg=70, mount_height=1.20, pitch_deg=4.0, x=0.0),
            depth=RigCamera((480, 640), hfov_deg=74, mount_height=1.25, pitch_deg=6.0, x=0.05),
            thermal=RigCamera((512, 640), hfov_deg=50, mount_height=1.15, pitch_deg=3.0, x=-0.10))
@@ -279,3 +279,19 @@ def test_registration_is_many_times_faster_than_before():
     depth_only = dict(depth=frame['depth'])
     assert median(old, **depth_only) > 10 * median(reg.apply, **depth_only)
     assert median(old, **frame) > 6 * median(reg.apply, **frame)
+
+
+def test_a_large_target_equals_the_reference():
+    """960x540 depth onto a 1920x1080 colour camera (2x upsampling: 3 x 3 footprints): the
+    z-buffer's cell indices pass float32's exact integers, so the pass computes them in float64."""
+    def K(w, h, f):
+        return [[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]]
+    src = CameraModel(960, 540, K(960, 540, 700), [], 'depth')
+    dst = CameraModel(1920, 1080, K(1920, 1080, 1400), [0.04, -0.05, 0, 0, 0], 'rgb')
+    to_rgb = Rigid.from_static_transform([-0.05, 0.01, 0.002, 0.01, 0.0, 0.0, 0.99995])
+    depth = np.random.default_rng(1).uniform(0.5, 6, (540, 960)).astype(np.float32)
+    depth[:50] = 0
+    projection = Projection(src, dst, to_rgb).prepare()
+    assert projection.cell_weights.dtype == np.float64 and projection.span == 2
+    assert np.array_equal(projection.register(depth),
+                          reference_register_depth(depth, src, dst, to_rgb))
