@@ -5,7 +5,7 @@ or consume this one type, at the resolution of the input frame.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,3 +28,13 @@ class PerceptionResult:
     @property
     def num_detections(self) -> int:
         return 0 if self.det_scores is None else int(len(self.det_scores))
+
+    def displayed(self, display_thr: Optional[float]) -> 'PerceptionResult':
+        """This result with only the detections scored ``display_thr`` or more: what overlays draw
+        (the display threshold, separate from the NMS score threshold that decides what is
+        published). None: the result itself."""
+        if display_thr is None or self.det_scores is None:
+            return self
+        keep = self.det_scores >= display_thr
+        return replace(self, det_boxes=self.det_boxes[keep], det_scores=self.det_scores[keep],
+                       det_labels=self.det_labels[keep])

@@ -2,8 +2,8 @@
 
 Each study trains its models (cached by config under ``<work-dir>/models``), evaluates them on
 held-out synthetic frames, prints its key table and the wall time, and -- unless ``--quick`` or
-``--no-docs`` -- rewrites its section of ``docs/results.md`` and its figures in
-``docs/images/results/``.
+``--no-docs`` -- rewrites its section of ``docs/results.md`` (``real_rgbt``: of ``docs/real_rgbt.md``)
+and its figures in ``docs/images/results/``.
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ HELP_EPILOG = """studies:
   experts    gate maps, expert usage per task and level, effect of the load-balancing term
   peers      nano vs SegFormer-B0 / RTMDet-tiny (RGB and 5-channel early fusion) and a depth-only
              model: accuracy per condition, latency in PyTorch and ONNX Runtime
+  real_rgbt  real RGB-thermal detection (MSRS, LLVIP): synthetic-only, real-only and mixed nano vs
+             RTMDet-tiny RGB / RGB+T, two seeds; writes docs/real_rgbt.md (~4 h on 2 cores)
   all        every study, one after the other (models shared between studies are trained once)
 
 examples:
@@ -46,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default 280)')
     parser.add_argument('--work-dir', help='models, logs, results.json and figures '
                         '(default work_dirs/studies, or work_dirs/studies_quick with --quick)')
-    parser.add_argument('--doc', default=DOC, help=f'the results document (default {DOC})')
+    parser.add_argument('--doc', default=None,
+                        help=f'the results document (default: the study\'s own, else {DOC})')
     parser.add_argument('--no-docs', action='store_true', help='do not touch the docs')
     parser.add_argument('--render', action='store_true',
                         help='rewrite the docs section from the saved results.json and figures '
@@ -112,7 +115,7 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
     print(f'== {name}: {minutes(seconds)} wall time; results, figures and logs in {folder}/',
           flush=True)
     if not (settings.quick or args.no_docs):
-        write_docs(study, result, settings, figures, args.doc)
+        write_docs(study, result, settings, figures, args.doc or getattr(study, 'DOC', DOC))
     return seconds
 
 

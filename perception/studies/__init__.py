@@ -2,7 +2,7 @@
 
 One module per study, each with ``NAME``, ``TITLE``, ``run(settings, log) -> result``,
 ``summary(result)`` (the key table), ``FIGURES`` and ``figures(result, folder)``, and
-``markdown(...)`` (its section of docs/results.md). ``perception study NAME`` /
+``markdown(...)`` (its section of docs/results.md, or of the study's own ``DOC``). ``perception study NAME`` /
 ``tools/study.py NAME`` runs one.
 """
 from importlib import import_module
@@ -14,6 +14,7 @@ STUDIES = {
     'multitask': 'perception.studies.multitask',
     'experts': 'perception.studies.experts',
     'peers': 'perception.studies.peers',
+    'real_rgbt': 'perception.studies.real_rgbt',
 }
 
 

@@ -138,10 +138,15 @@ def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str]
     return cfg
 
 
+#: Config keys that do not change the trained model: where its files go, and deployment settings
+#: chosen after training (the overlays' display threshold).
+UNTRAINED_KEYS = ('work_dir', 'experiment_name', 'load_from', 'custom_hooks', 'display_thr')
+
+
 def config_hash(cfg: Config) -> str:
-    """What a model is: everything in the config except where its files go."""
+    """What a model is: everything in the config except ``UNTRAINED_KEYS``."""
     clean = copy.deepcopy(cfg)
-    for key in ('work_dir', 'experiment_name', 'load_from', 'custom_hooks'):
+    for key in UNTRAINED_KEYS:
         clean.pop(key, None)
     return hashlib.sha256(clean.pretty_text.encode()).hexdigest()[:12]
 
@@ -204,3 +209,65 @@ def save_json(data, path: str) -> None:
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     with open(path, 'w') as f:
         json.dump(data, f, indent=1, default=float)
+
+
+# --- latency -------------------------------------------------------------------------------------
+def size_label(size: Sequence[int]) -> str:
+    return f'{size[0]}x{size[1]}'
+
+
+def latency_costs(name: str, model: Trained, sizes, runs: int, folder: str, log: Log = print,
+                  backends: Sequence[str] = ('onnxruntime fp32', 'pytorch eager')) -> Dict:
+    """Parameters, and per size: GMACs and median latency in each backend (batch 1, every sensor
+    of the model present) of the network a study trained -- nano's deployed graph, a library
+    model's raw network (``deployed_network``)."""
+    import gc
+
+    import torch
+
+    from perception.benchmark import runners as br
+    from perception.models import build_model
+    os.makedirs(folder, exist_ok=True)
+    slug = name.lower().replace(' ', '_').replace('+', '').replace('(', '').replace(')', '')
+    # parameters of the model as trained (nano's re-parameterised graph merges branches)
+    out: Dict = dict(params_m=sum(p.numel() for p in build_model(model.config).parameters()) / 1e6)
+    for size in sizes:
+        eager, onnx, inputs, names = deployed_network(model, size, folder, slug)
+        cost = dict(gmacs=br.count_flops(eager, inputs) / 1e9)
+        warmup = max(1, runs // 5)
+        with torch.inference_mode():
+            cost['pytorch eager'] = br.latency_stats(
+                br.time_runner(br.torch_runner(eager, inputs), runs, warmup))['median_ms']
+        run = br.onnxruntime_runner(onnx, inputs, names=names)
+        cost['onnxruntime fp32'] = br.latency_stats(br.time_runner(run, runs, warmup))['median_ms']
+        del run
+        gc.collect()   # an idle ONNX Runtime session's threads slow the next PyTorch timing
+        out[size_label(size)] = cost
+        log(f'  {name} at {size_label(size)}: ' + ', '.join(
+            f'{b} {cost[b]:.1f} ms' for b in backends) + f', {cost["gmacs"]:.2f} GMACs')
+    return out
+
+
+def deployed_network(model: Trained, size, folder: str, slug: str):
+    """``(module, onnx file, inputs, input names)`` of a trained model at ``size``: a library model's
+    network (raw head outputs, the three-sensor inputs it ignores in part) or nano's deployed graph
+    (re-parameterised, as ``perception benchmark`` times it) with the inputs of its own sensors."""
+    from pathlib import Path
+
+    from perception.benchmark import runners as br
+    from perception.models import build_model
+    from perception.models.export import ExportWrapper
+    from perception.models.library_model import LibraryNetwork
+    folder = Path(folder)
+    if model.config.model.type == 'LibraryModel':
+        inputs = br.sensor_inputs(size)
+        net = LibraryNetwork(build_model(model.config)).eval()
+        return (net, br.export_module(net, inputs, folder / f'{slug}_{size_label(size)}.onnx'),
+                inputs, None)
+    from perception.benchmark.suite import export_deployed   # as the benchmark times it
+    config = folder / f'{slug}.py'
+    model.config.dump(str(config))
+    files = export_deployed(str(config), size, folder, False, 0)
+    wrapper = ExportWrapper(files['model']).eval()
+    return (wrapper, files['fp32'], br.sensor_inputs(size, model_sensors=wrapper.sensors),
+            wrapper.input_names)

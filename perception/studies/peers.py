@@ -15,16 +15,14 @@ with its top-K detection candidates: ``perception export``'s host graph, as docs
 """
 from __future__ import annotations
 
-import gc
-import os
 import os.path as osp
-from pathlib import Path
 from typing import Dict, List, Sequence
 
 from perception.contract import SENSORS
 
 from . import report
-from .common import Log, Settings, Trained, base_config, evaluate, train, variant
+from .common import (Log, Settings, Trained, base_config, evaluate, latency_costs, size_label,
+                     train, variant)
 
 NAME = 'peers'
 TITLE = 'Study 5: head-to-head with SegFormer-B0 and RTMDet-tiny'
@@ -96,65 +94,16 @@ def run(settings: Settings, log: Log = print) -> Dict:
     metrics = {name: evaluate(m, settings, 'all_conditions', log=log)
                for name, m in trained.items()}
     sizes = [tuple(settings.img_size), DEPLOY_SIZE]
-    log(f'  measuring latency at {", ".join(_size(s) for s in sizes)}')
+    log(f'  measuring latency at {", ".join(size_label(s) for s in sizes)}')
     folder = osp.join(settings.work_dir, NAME, 'latency')
-    costs = {name: _costs(name, m, sizes, settings.latency_runs, folder, log)
+    costs = {name: latency_costs(name, m, sizes, settings.latency_runs, folder, log, BACKENDS)
              for name, m in trained.items()}
     from perception.datasets.synthetic import CONDITIONS
     conditions = [c for c in CONDITIONS if any(f'{TASK_METRIC[t][0]}@{c}' in m
                                                for m in metrics.values() for t in TASK_METRIC)]
-    return dict(metrics=metrics, costs=costs, sizes=[_size(s) for s in sizes],
+    return dict(metrics=metrics, costs=costs, sizes=[size_label(s) for s in sizes],
                 conditions=conditions, tasks=tasks, sensors=sensors,
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
-
-
-def _size(size: Sequence[int]) -> str:
-    return f'{size[0]}x{size[1]}'
-
-
-# --- latency -------------------------------------------------------------------------------------
-def _costs(name: str, model: Trained, sizes, runs: int, folder: str, log: Log) -> Dict:
-    """Parameters, and per size: GMACs and median latency in each backend (batch 1, all sensors)."""
-    import torch
-
-    from perception.benchmark import runners as br
-    os.makedirs(folder, exist_ok=True)
-    slug = name.lower().replace(' ', '_').replace('+', '').replace('(', '').replace(')', '')
-    from perception.models import build_model
-    # parameters of the model as trained (nano's re-parameterised graph merges branches)
-    out: Dict = dict(params_m=sum(p.numel() for p in build_model(model.config).parameters()) / 1e6)
-    for size in sizes:
-        inputs = br.sensor_inputs(size)
-        eager, onnx = _networks(model, size, Path(folder), slug, inputs)
-        cost = dict(gmacs=br.count_flops(eager, inputs) / 1e9)
-        warmup = max(1, runs // 5)
-        with torch.inference_mode():
-            cost['pytorch eager'] = br.latency_stats(
-                br.time_runner(br.torch_runner(eager, inputs), runs, warmup))['median_ms']
-        run = br.onnxruntime_runner(onnx, inputs)
-        cost['onnxruntime fp32'] = br.latency_stats(br.time_runner(run, runs, warmup))['median_ms']
-        del run
-        gc.collect()   # an idle ONNX Runtime session's threads slow the next PyTorch timing
-        out[_size(size)] = cost
-        log(f'  {name} at {_size(size)}: ' + ', '.join(
-            f'{b} {cost[b]:.1f} ms' for b in BACKENDS) + f', {cost["gmacs"]:.2f} GMACs')
-    return out
-
-
-def _networks(model: Trained, size, folder: Path, slug: str, inputs):
-    """(PyTorch module, ONNX file) of ``model`` at ``size``, both taking the perception inputs."""
-    from perception.benchmark import runners as br
-    from perception.models import build_model
-    from perception.models.export import ExportWrapper
-    from perception.models.library_model import LibraryNetwork
-    if model.config.model.type == 'LibraryModel':
-        net = LibraryNetwork(build_model(model.config)).eval()
-        return net, br.export_module(net, inputs, folder / f'{slug}_{_size(size)}.onnx')
-    from perception.benchmark.suite import export_deployed   # as the benchmark times it
-    config = folder / f'{slug}.py'
-    model.config.dump(str(config))
-    files = export_deployed(str(config), size, folder, False, 0)
-    return ExportWrapper(files['model']).eval(), files['fp32']
 
 
 # --- report --------------------------------------------------------------------------------------
