@@ -125,7 +125,8 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
 
     Returns:
         The ``ModelSpec``, with the model's ``sensors`` and ``trained_sensors`` (the sensors seen in
-        training, counted into the checkpoint).
+        training, counted into the checkpoint) and the config's ``display_thr`` (the overlays'
+        threshold, a top-level key like ``input_size``).
     """
     counts = class_counts(model, input_size)
     num_seg, num_det = counts.get('seg'), counts.get('det')
@@ -135,7 +136,10 @@ def make_spec(model, cfg, input_size: Tuple[int, int], *, nms: str = 'host',
     settings = nms_defaults(cfg)
     settings.update({k: v for k, v in options.items() if v is not None})
     sensors = tuple(getattr(model, 'sensors', SENSORS))
+    display = cfg.get('display_thr')
     return ModelSpec(input_size=input_size, seg_classes=seg, det_classes=det,
                      normalization=normalization_of(cfg), nms=nms, outputs=tuple(outputs),
                      source=source, thermal_scaling=thermal_scaling_of(cfg), sensors=sensors,
-                     trained_sensors=getattr(model, 'trained_sensors', sensors), **settings)
+                     trained_sensors=getattr(model, 'trained_sensors', sensors),
+                     display_thr=None if display is None or num_det is None else float(display),
+                     **settings)

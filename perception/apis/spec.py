@@ -18,7 +18,8 @@ from perception.contract import NORMALIZATION, SENSORS, check_sensors, input_nam
 #: EfficientNMS_TRT plugin), on the host (graph returns top-K pre-NMS candidates), or no detection.
 NMS_MODES: Tuple[str, ...] = ('onnx', 'trt', 'host', 'none')
 METADATA_PREFIX = 'perception.'
-#: 2: ``sensors`` and ``trained_sensors`` (a version-1 spec is a model of all three sensors).
+#: 2: ``sensors``, ``trained_sensors`` and ``display_thr`` (a version-1 spec is a model of all three
+#: sensors that draws every kept detection).
 SPEC_VERSION = 2
 
 
@@ -49,6 +50,10 @@ class ModelSpec:
     sensors: Tuple[str, ...] = SENSORS
     #: The sensors it saw in training (a subset of ``sensors``); frames of others are not used.
     trained_sensors: Optional[Tuple[str, ...]] = None
+    #: Overlays draw the detections scored this or more (chosen on validation frames; the config's
+    #: ``display_thr``); None: every detection kept by ``score_thr``. Drawing only: what is
+    #: returned and published is decided by ``score_thr``.
+    display_thr: Optional[float] = None
 
     def __post_init__(self):
         if self.nms not in NMS_MODES:
@@ -67,6 +72,8 @@ class ModelSpec:
             raise ValueError(f'trained_sensors {trained} must be among the sensors {sensors}')
         object.__setattr__(self, 'sensors', sensors)
         object.__setattr__(self, 'trained_sensors', trained)
+        if self.display_thr is not None and not 0.0 <= float(self.display_thr) <= 1.0:
+            raise ValueError(f'display_thr must be a score in [0, 1], got {self.display_thr}')
         object.__setattr__(self, 'normalization', {
             s: {k: tuple(float(x) for x in v) for k, v in d.items()}
             for s, d in self.normalization.items()})

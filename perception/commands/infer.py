@@ -48,7 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='rig calibration: register thermal and depth to the colour camera '
                              '(docs/registration.md)')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--score-thr', type=float, help='default: the model\'s')
+    parser.add_argument('--score-thr', type=float,
+                        help='detections kept (in the json; NMS score threshold; default: the '
+                             'model\'s)')
+    parser.add_argument('--display-thr', type=float,
+                        help='boxes drawn on the overlays: those scored this or more (default: '
+                             'the model\'s display_thr, chosen on validation frames; else every '
+                             'kept detection)')
     parser.add_argument('--iou-thr', type=float, help='host NMS IoU (default: the model\'s)')
     parser.add_argument('--input-size', nargs=2, type=int, metavar=('H', 'W'),
                         help='network size for a config model (exported models are fixed)')
@@ -93,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = pair_inputs(given)
     predictor = load_predictor(args, registration)
     print(predictor if registration is None else f'{predictor} with {registration}')
+    display_thr = display_threshold(args.display_thr, predictor)
     # Encoding parameters the model fixes (16-bit radiometric thermal: its recorded scaling).
     params = {'thermal_scaling': getattr(predictor.spec, 'thermal_scaling', None)}
     out = Path(args.out)
@@ -112,17 +119,33 @@ def run(args: argparse.Namespace) -> int:
             shown = {s: on_rgb[s] for s in arrays}
         shape = next(iter(shown.values())).shape[:2]
         overlay = draw_result(base_image(shown.get('rgb'), shown.get('thermal'),
-                                         shown.get('depth'), shape), result)
+                                         shown.get('depth'), shape), result,
+                              display_thr=display_thr)
         cv2.imwrite(str(out / f'{stem}_overlay.png'), overlay[:, :, ::-1])
         if result.depth is not None:
             cv2.imwrite(str(out / f'{stem}_depth.png'), depth_colormap(result.depth)[:, :, ::-1])
         if result.seg_labels is not None:
             cv2.imwrite(str(out / f'{stem}_seg.png'), result.seg_labels.astype(np.uint8))
-        (out / f'{stem}.json').write_text(json.dumps(_summary(result, files), indent=2) + '\n')
-        print(f'{stem}: {result.num_detections} detections, sensors '
+        (out / f'{stem}.json').write_text(
+            json.dumps(_summary(result, files, display_thr), indent=2) + '\n')
+        print(f'{stem}: {result.num_detections} detections '
+              f'({result.displayed(display_thr).num_detections} drawn), sensors '
               f'{"+".join(s for s, m in zip(SENSORS, result.modality_mask) if m)}, '
               f'{sum(result.timings_ms.values()):.1f} ms')
     return 0
+
+
+def display_threshold(given: Optional[float], predictor) -> Optional[float]:
+    """The overlays' threshold: ``--display-thr``, else the model's ``display_thr``, else None
+    (every kept detection is drawn).
+
+    Raises:
+        ConfigError: a threshold outside [0, 1].
+    """
+    thr = given if given is not None else getattr(predictor.spec, 'display_thr', None)
+    if thr is not None and not 0.0 <= thr <= 1.0:
+        raise ConfigError(f'--display-thr {thr}: expected a score in [0, 1]')
+    return thr
 
 
 def load_predictor(args: argparse.Namespace, registration=None):
@@ -146,14 +169,14 @@ def load_predictor(args: argparse.Namespace, registration=None):
         raise
 
 
-def _summary(result, files: Dict[str, Path]) -> dict:
+def _summary(result, files: Dict[str, Path], display_thr: Optional[float] = None) -> dict:
     dets = []
     if result.det_scores is not None:
         for box, score, label in zip(result.det_boxes, result.det_scores, result.det_labels):
             name = result.det_classes[label] if 0 <= label < len(result.det_classes) else str(label)
             dets.append({'box_xyxy': [round(float(v), 2) for v in box], 'score': float(score),
                          'label': int(label), 'class': name})
-    return {'sources': {s: str(p) for s, p in files.items()},
+    return {'sources': {s: str(p) for s, p in files.items()}, 'display_thr': display_thr,
             'sensors': dict(zip(SENSORS, result.modality_mask)),
             'ignored_sensors': list(result.ignored_sensors), 'detections': dets,
             'timings_ms': result.timings_ms}

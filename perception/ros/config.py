@@ -59,6 +59,9 @@ class NodeConfig:
     model_path: str = ''
     backend: str = 'onnxruntime'
     score_thr: float = 0.3               # detections below are not published
+    # the overlay draws detections scored this or more; < 0: the model's display_thr (chosen on
+    # validation frames, perception export records it), else every published detection
+    display_thr: float = -1.0
     iou_thr: float = 0.5                 # class-aware NMS IoU, passed to the predictor
     # inputs: '' disables a sensor
     topics: Dict[str, str] = field(default_factory=lambda: {
@@ -188,9 +191,12 @@ class NodeConfig:
                 changes[f'{s}_to_rgb'] = ()
         return dataclasses.replace(self, **changes)
 
-    def output_options(self) -> OutputOptions:
+    def output_options(self, model_display_thr: Optional[float] = None) -> OutputOptions:
+        """The outputs' settings; the overlay's display threshold is ``display_thr`` when set
+        (>= 0), else ``model_display_thr`` (the model's, ``ModelSpec.display_thr``), else 0."""
+        display = self.display_thr if self.display_thr >= 0 else (model_display_thr or 0.0)
         return OutputOptions(frozenset(self.publish), self.labels_encoding, self.score_thr,
-                             self.class_id, self.overlay_alpha)
+                             self.class_id, self.overlay_alpha, float(display))
 
     @property
     def score_threshold(self) -> float:

@@ -102,6 +102,8 @@ class PerceptionCore:
         #: topics are not subscribed (one warning here; ``/diagnostics`` names them)
         self.config, self.ignored_sensors = model_inputs(config, predictor, self.log)
         config = self.config
+        #: what the outputs carry; the overlay's display threshold falls back to the model's
+        self.output_options = config.output_options(getattr(spec, 'display_thr', None))
         now = clock()
         self.health = SensorHealth(config.sensors, config.stale_timeout, now)
         self.sync = ApproximateTimeSync(config.sensors, int(round(config.slop * 1e9)),
@@ -279,7 +281,7 @@ class PerceptionCore:
             return {}
         try:
             messages = result_messages(result, frame_set.header, frames, shape,
-                                       self.config.output_options())
+                                       self.output_options)
         except (ValueError, TypeError) as err:
             self.counters['output_errors'] += 1
             self._log_throttled('outputs', 'error', f'predictor result for the set stamped '

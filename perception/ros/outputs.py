@@ -36,6 +36,8 @@ class OutputOptions:
     score_thr: float = 0.0             # detections below are not published
     class_id: str = 'name'             # 'name': det_classes[label] when known; 'index': str(label)
     overlay_alpha: float = 0.5
+    display_thr: float = 0.0           # the overlay draws detections scored this or more (and
+                                       # score_thr or more: what is not published is not drawn)
 
     def __post_init__(self):
         unknown = set(self.publish) - set(OUTPUTS)
@@ -122,7 +124,7 @@ def result_messages(result: PerceptionResult, header: Any, inputs: Mapping[str, 
         out['detections'] = detections_message(result, header, options.score_thr,
                                                options.class_id)
     if 'overlay' in options.publish:
-        keep = (np.asarray(result.det_scores) >= options.score_thr
+        keep = (np.asarray(result.det_scores) >= max(options.score_thr, options.display_thr)
                 if result.num_detections else None)
         boxes = np.asarray(result.det_boxes)[keep] if keep is not None else None
         box_labels = np.asarray(result.det_labels)[keep] if keep is not None else None

@@ -62,7 +62,7 @@ def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Op
 
 
 def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
-                text_scale: float = 0.4) -> np.ndarray:
+                text_scale: float = 0.4, display_thr: Optional[float] = None) -> np.ndarray:
     """``render_overlay`` of a result, each box labelled with its class name (and score).
 
     Args:
@@ -70,10 +70,13 @@ def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
         result: the prediction (or ground truth: ``det_scores`` None labels boxes by name only).
         alpha: weight of the segmentation colours.
         text_scale: font scale of the box labels.
+        display_thr: draw only the boxes scored this or more (the model's ``display_thr``);
+            None: every box of the result.
 
     Returns:
         RGB uint8 (H, W, 3).
     """
+    result = result.displayed(display_thr)
     img = render_overlay(base, result.seg_labels, result.det_boxes, result.det_labels, alpha)
     if result.det_boxes is None or not len(result.det_boxes):
         return img

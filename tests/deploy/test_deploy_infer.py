@@ -59,3 +59,29 @@ def test_pairing_reports_missing_files(tmp_path):
     assert set(pairs['1']) == {'rgb'} and set(pairs['2']) == {'rgb', 'thermal'}
     with pytest.raises(FileNotFoundError, match='--depth'):
         infer.pair_inputs({'depth': str(tmp_path / 'missing')})
+
+
+def test_display_threshold_decides_what_is_drawn_not_what_is_kept(nano_export, real_root,
+                                                                   tmp_path, capsys):
+    """``--display-thr`` filters the overlay's boxes (the count printed as drawn); the json keeps
+    every detection above the score threshold and records the display threshold."""
+    png = real_root / 'mfnet_rgbt' / '01234N.png'
+    args = dict(model=nano_export['onnx'], rgb=png, rgb_encoding='mfnet_rgb', thermal=png,
+                thermal_encoding='mfnet_rgba')
+    assert run_infer(out=tmp_path / 'all', **args) == 0
+    everything = json.loads((tmp_path / 'all' / '01234N.json').read_text())
+    scores = sorted(d['score'] for d in everything['detections'])
+    assert len(scores) >= 4 and everything['display_thr'] is None
+    middle = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
+    capsys.readouterr()
+    assert run_infer(out=tmp_path / 'some', display_thr=middle, **args) == 0
+    printed = capsys.readouterr().out
+    above = sum(s >= middle for s in scores)
+    assert f'{len(scores)} detections ({above} drawn)' in printed and 0 < above < len(scores)
+    some = json.loads((tmp_path / 'some' / '01234N.json').read_text())
+    assert some['display_thr'] == middle and len(some['detections']) == len(scores)
+    drawn_all = cv2.imread(str(tmp_path / 'all' / '01234N_overlay.png'))
+    drawn_some = cv2.imread(str(tmp_path / 'some' / '01234N_overlay.png'))
+    assert (drawn_all != drawn_some).any()
+    with pytest.raises(Exception, match=r'--display-thr 1.5: expected a score in \[0, 1\]'):
+        run_infer(out=tmp_path / 'bad', display_thr=1.5, **args)

@@ -137,3 +137,18 @@ def test_infer_prints_one_warning_line_and_records_the_ignored_sensor(rgbt, fram
                      "('rgb', 'thermal') (warned once)"]
     summary = json.loads((tmp_path / 'out' / '1.json').read_text())
     assert summary['ignored_sensors'] == ['depth'] and summary['sensors']['depth'] is False
+
+
+def test_display_threshold_travels_from_the_config_to_the_exported_model(tmp_path):
+    from perception.apis.config_spec import make_spec
+    from perception.apis.spec import ModelSpec
+    from perception.models import build_model, load_config
+    cfg = load_config(NANO_CONFIG)
+    cfg.display_thr = 0.42
+    model = build_model(cfg)
+    spec = make_spec(model, cfg, NANO_SIZE)
+    assert spec.display_thr == 0.42
+    assert ModelSpec.from_metadata(spec.to_metadata()).display_thr == 0.42
+    assert ModelSpec.from_metadata(spec.replace(display_thr=None).to_metadata()).display_thr is None
+    with pytest.raises(ValueError, match=r'display_thr must be a score in \[0, 1\]'):
+        spec.replace(display_thr=1.5)

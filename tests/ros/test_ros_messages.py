@@ -156,6 +156,24 @@ def test_result_messages_all_outputs():
     assert set(only) == {'detections'}
 
 
+def test_overlay_draws_above_the_display_threshold_and_publishes_by_score():
+    """The display threshold decides what the overlay draws, not what is published; the node's
+    ``display_thr`` < 0 takes the model's (ModelSpec.display_thr)."""
+    from perception.ros.config import NodeConfig
+    rgb = np.full((20, 20, 3), 100, np.uint8)
+    res = result(det_boxes=np.array([[1, 1, 9, 9], [11, 11, 19, 19]], np.float32),
+                 det_scores=np.array([0.9, 0.4]), det_labels=np.array([0, 0]))
+    for display, drawn in ((0.0, [True, True]), (0.5, [True, False])):
+        out = result_messages(res, HEADER, {'rgb': rgb}, (20, 20),
+                              OutputOptions(score_thr=0.3, display_thr=display))
+        overlay = image_to_array(out['overlay'])
+        assert [bool((overlay[y, x] != 100).any()) for y, x in ((1, 1), (11, 11))] == drawn
+        assert len(out['detections'].detections) == 2      # both are published
+    assert NodeConfig().output_options(0.45).display_thr == 0.45       # the model's
+    assert NodeConfig().output_options(None).display_thr == 0.0
+    assert NodeConfig(display_thr=0.7).output_options(0.45).display_thr == 0.7   # the parameter
+
+
 def test_result_of_the_wrong_size_is_refused():
     res = result(seg_labels=np.zeros((4, 4), np.int32))
     with pytest.raises(ValueError, match=r'seg_labels: expected shape \(8, 10\)'):
