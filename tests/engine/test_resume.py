@@ -52,12 +52,21 @@ def train(config: str, work_dir: Path, max_iters: int = ITERS, resume: bool = Fa
     return runner
 
 
-def logged_steps(work_dir: Path):
+def log_lengths(work_dir: Path) -> dict:
+    """{scalars.json of each run in work_dir: its number of lines}, to tell a later run's records
+    from the ones already there."""
+    return {log: len(log.read_text().splitlines())
+            for log in work_dir.glob('*/vis_data/scalars.json')}
+
+
+def logged_steps(work_dir: Path, before: dict | None = None):
     """{step: the training scalars logged at that iteration (losses, learning rate), timings left
-    out}, over every run in work_dir."""
+    out}, over every run in work_dir; with ``before`` (``log_lengths`` taken earlier), only the
+    records written since."""
     steps = {}
     for log in sorted(work_dir.glob('*/vis_data/scalars.json')):
-        for rec in map(json.loads, log.read_text().splitlines()):
+        lines = log.read_text().splitlines()[(before or {}).get(log, 0):]
+        for rec in map(json.loads, lines):
             if 'loss' in rec:
                 steps[rec['step']] = {k: v for k, v in rec.items() if k not in TIMING}
     return steps
@@ -97,7 +106,12 @@ def interrupted(tmp_path_factory, config):
     return work
 
 
-def check_continuation(straight, work: Path, state_dict: dict):
+def check_continuation(straight, work: Path, state_dict: dict, before: dict):
+    """``before``: the logs of the interrupted run (``log_lengths`` before resuming). The resumed run
+    itself must log iterations STOP + 1 .. ITERS and nothing earlier: a run that ignored ``resume``
+    would train from scratch and, with the fixed seed, could end at the same weights."""
+    assert before, 'the interrupted run left no log to resume after'
+    assert sorted(logged_steps(work, before)) == list(range(STOP + 1, ITERS + 1))
     steps = logged_steps(work)
     assert sorted(steps) == list(range(1, ITERS + 1))
     for step in range(STOP + 1, ITERS + 1):      # what the resumed run logged
@@ -108,9 +122,10 @@ def check_continuation(straight, work: Path, state_dict: dict):
 def test_resume_in_process_is_bit_exact(config, straight, interrupted, tmp_path):
     work = tmp_path / 'resumed'
     shutil.copytree(interrupted, work)
+    before = log_lengths(work)
     runner = train(config, work, resume=True)
     assert runner.iter == ITERS
-    check_continuation(straight, work, runner.model.state_dict())
+    check_continuation(straight, work, runner.model.state_dict(), before)
     assert_same_state(straight['optim'], runner.optim_wrapper.state_dict(), 'optimizer')
 
 
@@ -118,6 +133,7 @@ def test_resume_on_the_command_line_is_bit_exact(config, straight, interrupted, 
     """``perception train CONFIG --work-dir DIR --resume``: the latest checkpoint of DIR."""
     work = tmp_path / 'resumed_cli'
     shutil.copytree(interrupted, work)
+    before = log_lengths(work)
     out = subprocess.run([sys.executable, '-m', 'perception.cli', 'train', config,
                           '--work-dir', str(work), '--resume'],
                          capture_output=True, text=True, timeout=400, env=dict(os.environ))
@@ -125,5 +141,5 @@ def test_resume_on_the_command_line_is_bit_exact(config, straight, interrupted, 
     assert out.returncode == 0, log[-4000:]
     assert f'resumed epoch: 0, iter: {STOP}' in log, log[-4000:]
     final = load_checkpoint_file(str(work / f'iter_{ITERS}.pth'))
-    check_continuation(straight, work, final['state_dict'])
+    check_continuation(straight, work, final['state_dict'], before)
     assert_same_state(straight['optim'], final['optimizer'], 'optimizer')
