@@ -145,19 +145,32 @@ def test_perturbed_weights_fail_parity_loudly(tiny_model, tiny_exports):
 
 
 def test_export_command_fails_with_exit_code_and_no_file(tmp_path, monkeypatch):
-    """A parity failure inside the command: exit code 2, the .onnx is not written."""
+    """A parity failure inside the command: exit code 2, the .onnx (and its report) not written.
+
+    The real export runs (trace, onnxsim, both parity checks); only the last check -- the final
+    graph's, after the network's has passed -- is held to a seg agreement no graph reaches, so a
+    file saved before any parity check would be on disk when the command returns."""
+    import dataclasses
+
     from deploy_helpers import export_args
 
     from perception.commands import export
-    from perception.deploy import onnx_export, parity
+    from perception.deploy import onnx_export
 
-    def failing(*args, **kwargs):
-        raise parity.ParityError(parity.ParityReport([parity.FrameParity('x', failures=['boom'])],
-                                                     parity.ParityThresholds(), 'forced'))
-    monkeypatch.setattr(onnx_export, 'export_from_config', failing)
+    real_check, labels = onnx_export.check_parity, []
+
+    def last_check_fails(*args, label='', thresholds=None, **kwargs):
+        labels.append(label)
+        if label.startswith('final graph'):
+            thresholds = dataclasses.replace(thresholds or ParityThresholds(), seg_agreement=1.01)
+        return real_check(*args, label=label, thresholds=thresholds, **kwargs)
+    monkeypatch.setattr(onnx_export, 'check_parity', last_check_fails)
     out = tmp_path / 'bad.onnx'
-    assert export.run(export_args(config=NANO_CONFIG, output=out)) == export.EXIT_PARITY
-    assert not out.exists()
+    args = export_args(config=NANO_CONFIG, output=out, shape=NANO_SIZE, nms='onnx',
+                       parity_synthetic=1)
+    assert export.run(args) == export.EXIT_PARITY
+    assert labels == ['network (host graph)', 'final graph with ONNX NonMaxSuppression']
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_dynamic_batch_export_runs_batch_of_two(tmp_path, tiny_model, tiny_spec):
