@@ -5,6 +5,8 @@ import sys
 
 from perception.paths import REPO_ROOT
 
+from deploy_helpers import NANO_SIZE
+
 BLOCKED = ('torch', 'torchvision', 'mmcv', 'mmdet', 'mmseg', 'mmengine')
 
 SCRIPT = r'''
@@ -34,6 +36,7 @@ except ImportError:
     blocked_ok = True
 print(json.dumps(dict(
     seg=list(r1.seg_labels.shape), depth=list(r1.depth.shape), dets=r1.num_detections,
+    seg2=list(r2.seg_labels.shape), depth2=list(r2.depth.shape),
     mask=list(r2.modality_mask), blocked_ok=blocked_ok,
     heavy=[m for m in sys.modules if m.split('.')[0] in BLOCKED])))
 '''
@@ -46,7 +49,9 @@ def test_onnx_predictor_runs_without_torch_or_openmmlab(nano_export):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out['blocked_ok'] and out['heavy'] == []
-    assert out['seg'] == out['depth']
+    h, w = NANO_SIZE           # the export's input size; the frames are larger, or that size
+    assert out['seg'] == out['depth'] == [h + 7, w + 13]      # results at the frame's size
+    assert out['seg2'] == out['depth2'] == [h, w]
     assert out['mask'] == [False, False, True]
 
 
