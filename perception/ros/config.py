@@ -17,6 +17,7 @@ import yaml
 from perception.contract import SENSORS, ConfigError, renamed_settings
 
 from .outputs import OUTPUTS, OutputOptions
+from .typestore import COMPRESSED_IMAGE, IMAGE
 
 QOS_PRESETS = ('sensor_data', 'default')
 #: Sensors that can be registered onto the colour camera's grid, and their transform parameter.
@@ -48,8 +49,12 @@ class QosSpec:
 REGISTRATION_PARAMETERS = ('registration.thermal_to_rgb', 'registration.depth_to_rgb',
                            'registration.plane_distance')
 #: Fields written as nested parameters (``topics.*``, ``sync.*``, ``registration.*``...).
-NESTED_FIELDS = ('topics', 'camera_info_topics', 'output_topics', 'node_name', 'slop', 'queue_size',
-                 'thermal_to_rgb', 'depth_to_rgb', 'plane_distance')
+NESTED_FIELDS = ('topics', 'camera_info_topics', 'transports', 'output_topics', 'node_name', 'slop',
+                 'queue_size', 'thermal_to_rgb', 'depth_to_rgb', 'plane_distance')
+#: image_transport transport of an input topic -> the message type it carries; which a sensor may use
+TRANSPORTS = {'raw': IMAGE, 'compressed': COMPRESSED_IMAGE, 'compressedDepth': COMPRESSED_IMAGE}
+SENSOR_TRANSPORTS = {'rgb': ('raw', 'compressed'), 'thermal': ('raw', 'compressed'),
+                     'depth': ('raw', 'compressedDepth')}
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class NodeConfig:
     # sensor_msgs/CameraInfo of each camera ('' = none). The output grid's one is re-stamped onto
     # the outputs; with registration the rgb one and those of the registered sensors are required.
     camera_info_topics: Dict[str, str] = field(default_factory=lambda: {s: '' for s in SENSORS})
+    # what each input topic carries (image_transport's names): raw sensor_msgs/Image, or
+    # sensor_msgs/CompressedImage ('compressed': jpeg/png; 'compressedDepth' for depth)
+    transports: Dict[str, str] = field(default_factory=lambda: {s: 'raw' for s in SENSORS})
     # registration onto the colour camera's grid (perception/sensors/registration.py): a sensor is
     # registered when its CameraInfo topic and its static transform are both given
     thermal_to_rgb: Tuple[float, ...] = ()   # [x, y, z, qx, qy, qz, qw], () = not registered
@@ -105,6 +113,12 @@ class NodeConfig:
         for name in ('slop', 'stale_timeout', 'diagnostics_period'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name}: expected > 0, got {getattr(self, name)}')
+        for sensor, transport in self.transports.items():
+            allowed = SENSOR_TRANSPORTS.get(sensor, ())
+            if transport not in allowed:
+                raise ConfigError(f'topics.{sensor}_transport: expected one of {allowed} (raw '
+                                  'sensor_msgs/Image or image_transport\'s CompressedImage), got '
+                                  f'{transport!r}')
         QosSpec.preset(self.input_qos)
         QosSpec.preset(self.output_qos)
         self.output_options()   # validates publish / labels_encoding / class_id
@@ -161,6 +175,10 @@ class NodeConfig:
         """The camera whose CameraInfo describes the output grid ('' when none is configured): rgb
         when it has one (always with registration), else the one camera with a CameraInfo topic."""
         return next((s for s in SENSORS if self.camera_info_topics.get(s)), '')
+
+    def input_type(self, sensor: str) -> str:
+        """The message type of ``sensor``'s input topic (``transports``)."""
+        return TRANSPORTS[self.transports.get(sensor, 'raw')]
 
     @property
     def sensors(self) -> Tuple[str, ...]:
@@ -227,6 +245,7 @@ class NodeConfig:
         kwargs: Dict[str, Any] = {}
         topics = dict(cls().topics)
         infos = dict(cls().camera_info_topics)
+        transports = dict(cls().transports)
         outputs = dict(cls().output_topics)
         names = {n for n in cls.parameter_names() if '.' not in n}
         former_info = flat.pop(DEPRECATED_CAMERA_INFO, None)
@@ -237,6 +256,12 @@ class NodeConfig:
                     raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>_camera_info '
                                      f'with <sensor> one of {SENSORS}')
                 infos[sensor] = str(value or '')
+            elif key.startswith('topics.') and key.endswith('_transport'):
+                sensor = key[len('topics.'):-len('_transport')]
+                if sensor not in transports:
+                    raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>_transport '
+                                     f'with <sensor> one of {SENSORS}')
+                transports[sensor] = str(value or 'raw')
             elif key.startswith('topics.'):
                 topics[key.split('.', 1)[1]] = str(value)
             elif key in ('registration.thermal_to_rgb', 'registration.depth_to_rgb'):
@@ -259,7 +284,8 @@ class NodeConfig:
             _read_former_camera_info(str(former_info), topics, infos)
         if node_name:
             kwargs['node_name'] = node_name
-        return cls(topics=topics, camera_info_topics=infos, output_topics=outputs, **kwargs)
+        return cls(topics=topics, camera_info_topics=infos, transports=transports,
+                   output_topics=outputs, **kwargs)
 
     @classmethod
     def parameter_names(cls) -> Tuple[str, ...]:
@@ -267,6 +293,7 @@ class NodeConfig:
         plain = [f.name for f in fields(cls) if f.name not in NESTED_FIELDS]
         return tuple(plain + [f'topics.{s}' for s in base.topics]
                      + [f'topics.{s}_camera_info' for s in base.camera_info_topics]
+                     + [f'topics.{s}_transport' for s in base.transports]
                      + list(REGISTRATION_PARAMETERS)
                      + [f'output_topics.{o}' for o in base.output_topics]
                      + ['sync.slop', 'sync.queue_size'])
@@ -277,6 +304,8 @@ class NodeConfig:
         for name in self.parameter_names():
             if name.endswith('_camera_info'):
                 out[name] = self.camera_info_topics.get(name[len('topics.'):-len('_camera_info')], '')
+            elif name.endswith('_transport'):
+                out[name] = self.transports.get(name[len('topics.'):-len('_transport')], 'raw')
             elif name.startswith('topics.'):
                 out[name] = self.topics.get(name.split('.', 1)[1], '')
             elif name.startswith('registration.'):

@@ -19,7 +19,7 @@ from .config import NodeConfig, QosSpec, load_params_file
 from .core import PerceptionCore, PredictorFn, counters_summary
 from .dds import DdsBus, DdsPublisher, DdsSubscription, loopback_config
 from .outputs import OUTPUT_TYPES
-from .typestore import CAMERA_INFO, IMAGE
+from .typestore import CAMERA_INFO
 TICK_PERIOD_S = 0.1
 
 
@@ -39,9 +39,10 @@ class DdsPerceptionNode:
             if topic:
                 self.publishers[name] = bus.publisher(topic, OUTPUT_TYPES[name], config.output_qos_spec())
         self.subscriptions: List[DdsSubscription] = []
-        for sensor in config.sensors:
+        for sensor in config.sensors:     # raw Image or CompressedImage (topics.<sensor>_transport)
             self.subscriptions.append(bus.subscribe(
-                config.topics[sensor], IMAGE, self._image_callback(sensor), config.input_qos_spec()))
+                config.topics[sensor], config.input_type(sensor), self._image_callback(sensor),
+                config.input_qos_spec()))
         for sensor, topic in config.camera_info_topics.items():
             if topic:
                 self.subscriptions.append(bus.subscribe(topic, CAMERA_INFO,

@@ -40,16 +40,20 @@ def _absolute(topic: str) -> str:
 
 def resolve_config(config: NodeConfig, available: Dict[str, tuple]) -> NodeConfig:
     """Disable sensors whose topic is not in the bag; fail clearly when none is left or types differ."""
-    topics = dict(config.topics)
+    topics, transports = dict(config.topics), dict(config.transports)
     for sensor, topic in config.topics.items():
         if not topic:
             continue
         if topic not in available:
             log.warning(f'replay: {sensor} topic {topic} is not in the bag; replaying without {sensor}')
             topics[sensor] = ''
-        elif available[topic][0] != ts.IMAGE:
+        elif available[topic][0] == ts.COMPRESSED_IMAGE:    # the bag says what the topic carries
+            transports[sensor] = 'compressedDepth' if sensor == 'depth' else 'compressed'
+        elif available[topic][0] == ts.IMAGE:
+            transports[sensor] = 'raw'
+        else:
             raise ValueError(f'replay: {sensor} topic {topic} holds {available[topic][0]}, expected '
-                             f'{ts.IMAGE}')
+                             f'{ts.IMAGE} or {ts.COMPRESSED_IMAGE}')
     if not any(topics.values()):
         listing = ', '.join(f'{t} ({m[0]})' for t, m in sorted(available.items()))
         raise ValueError(f'replay: none of the sensor topics {dict(config.topics)} is in the bag; '
@@ -58,6 +62,7 @@ def resolve_config(config: NodeConfig, available: Dict[str, tuple]) -> NodeConfi
     gone = [s for s in ('thermal', 'depth') if config.topics.get(s) and not topics[s]]
     infos = {s: ('' if s in gone else t) for s, t in config.camera_info_topics.items()}
     config = dataclasses.replace(config, topics=topics, camera_info_topics=infos,
+                                 transports=transports,
                                  **{f'{s}_to_rgb': () for s in gone})
     for sensor, topic in config.camera_info_topics.items():
         if topic and topic not in available:

@@ -19,6 +19,7 @@ VISION_MSGS: Tuple[str, ...] = ('Point2D', 'Pose2D', 'BoundingBox2D', 'ObjectHyp
                                 'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray')
 
 IMAGE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 DETECTION2D_ARRAY = 'vision_msgs/msg/Detection2DArray'
 DIAGNOSTIC_ARRAY = 'diagnostic_msgs/msg/DiagnosticArray'

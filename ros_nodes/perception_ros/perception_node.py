@@ -26,7 +26,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from perception.ros import typestore as ts
@@ -36,7 +36,7 @@ from perception.ros.core import PerceptionCore, counters_summary
 from perception.ros.outputs import OUTPUT_TYPES
 from perception.ros.predictor_factory import build_predictor
 
-ROS_TYPES = {ts.IMAGE: Image, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
+ROS_TYPES = {ts.IMAGE: Image, ts.COMPRESSED_IMAGE: CompressedImage, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
              ts.DIAGNOSTIC_ARRAY: DiagnosticArray}
 TICK_PERIOD_S = 0.1
 #: Former parameter names, declared (without a value) so that a params file still using them reaches
@@ -164,8 +164,9 @@ class PerceptionNode(Node):
     def _activate_inputs(self) -> None:
         config = self.core.config
         for sensor in config.sensors:
+            msgtype = config.input_type(sensor)   # raw Image or CompressedImage
             self._subs.append(self.create_subscription(
-                Image, config.topics[sensor], self._raw_image_callback(sensor),
+                ROS_TYPES[msgtype], config.topics[sensor], self._raw_image_callback(sensor, msgtype),
                 qos_profile(config.input_qos_spec()), raw=True))
         for sensor, topic in config.camera_info_topics.items():
             if topic:
@@ -180,15 +181,15 @@ class PerceptionNode(Node):
         self.get_logger().debug(traceback.format_exc())
 
     # --- data path -----------------------------------------------------------------------------
-    def _raw_image_callback(self, sensor: str):
+    def _raw_image_callback(self, sensor: str, msgtype: str = ts.IMAGE):
         def callback(raw: bytes) -> None:
             core = self.core      # None once cleaned up: a callback already queued has nothing to do
             if core is None:
                 return
             try:
-                msg = ts.deserialize(raw, ts.IMAGE)
+                msg = ts.deserialize(raw, msgtype)
             except Exception as err:
-                self.get_logger().warning(f'{sensor}: cannot decode sensor_msgs/Image: {err}')
+                self.get_logger().warning(f'{sensor}: cannot decode {msgtype}: {err}')
                 return
             core.on_image(sensor, msg)
         return callback
