@@ -80,11 +80,19 @@ def test_outputs_follow_the_frame_size(onnx_predictor):
 
 
 def test_score_threshold_applies(onnx_predictor, nano_export, frame):
-    strict = Predictor(nano_export['onnx'], score_thr=0.99)
+    """A threshold inside the loose scores (their median) splits them: the tight predictor keeps
+    exactly the loose detections scored above it (boxes, scores, labels), and something on each side."""
     loose = onnx_predictor(**frame.sensors())
-    tight = strict(**frame.sensors())
-    assert tight.num_detections <= loose.num_detections
-    assert np.all(tight.det_scores > 0.99)
+    assert loose.num_detections >= 3, loose.det_scores
+    thr = float(np.median(loose.det_scores))
+    tight = Predictor(nano_export['onnx'], score_thr=thr)(**frame.sensors())
+    above = loose.det_scores > thr
+    assert 0 < tight.num_detections < loose.num_detections, (thr, loose.det_scores)
+    order = np.argsort(-tight.det_scores, kind='stable')
+    loose_order = np.argsort(-loose.det_scores[above], kind='stable')
+    np.testing.assert_array_equal(tight.det_scores[order], loose.det_scores[above][loose_order])
+    np.testing.assert_array_equal(tight.det_boxes[order], loose.det_boxes[above][loose_order])
+    np.testing.assert_array_equal(tight.det_labels[order], loose.det_labels[above][loose_order])
 
 
 BAD_INPUTS = [
