@@ -28,7 +28,7 @@ from perception.cli import add_debug_argument, report_input_errors  # noqa: E402
 from perception.contract import SENSORS, ConfigError  # noqa: E402
 from perception.ros.bag_io import bag_topics  # noqa: E402
 from perception.ros.config import NodeConfig, load_params_file  # noqa: E402
-from perception.ros.predictor_factory import build_predictor  # noqa: E402
+from perception.ros.predictor_factory import predictor_of  # noqa: E402
 from perception.ros.replay import replay_bag, resolve_config  # noqa: E402
 
 
@@ -61,6 +61,8 @@ def _setup(args):
             params['model_path'] = args.model
         if args.backend:
             params['backend'] = args.backend
+        if args.checkpoint:
+            params['checkpoint_path'] = args.checkpoint
         config = NodeConfig.from_params(params, config.node_name)
         try:
             topics = bag_topics(in_bag)
@@ -70,8 +72,7 @@ def _setup(args):
             raise
         config = resolve_config(config, topics)
         try:
-            predictor = build_predictor(config.model_path, config.backend,
-                                        config.score_thr, config.iou_thr)
+            predictor = predictor_of(config)
         except Exception as err:
             if _library_error(err):
                 raise ConfigError(f'model {config.model_path}: cannot be loaded ({err})') from err
@@ -93,6 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument('in_bag')
     parser.add_argument('--out', required=True, help='output bag directory (must not exist)')
     parser.add_argument('--model', help='model file, or module:attribute of a custom predictor')
+    parser.add_argument('--checkpoint', help='weights of a config --model (checkpoint_path)')
     parser.add_argument('--backend', help='predictor backend (default: from --params)')
     parser.add_argument('--params', help='ROS 2 parameters YAML of perception_node')
     parser.add_argument('--topics', nargs='+', metavar='SENSOR=TOPIC',

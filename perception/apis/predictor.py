@@ -51,6 +51,7 @@ class Predictor:
             ``model``.
         device: PyTorch device of a config model.
         providers: ONNX Runtime execution providers.
+        threads: ONNX Runtime intra-op threads (None: its default, every core).
         input_size: (H, W) a config model runs at (default: the config's ``input_size``).
         score_thr, iou_thr, max_det: detection settings overriding the model's
             (``contract.DETECTION_SETTINGS``).
@@ -67,9 +68,10 @@ class Predictor:
                  *, backend: Optional[str] = None, device: str = 'cpu',
                  providers: Optional[Sequence] = None, input_size: Optional[Sequence[int]] = None,
                  score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
-                 max_det: Optional[int] = None, registration=None):
+                 max_det: Optional[int] = None, registration=None, threads: Optional[int] = None):
         self.registration = registration
-        self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size)
+        self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size,
+                                              threads)
         if backend not in (None, 'auto') and ALIASES.get(backend, backend) != self.backend.name:
             raise ValueError(f'backend={backend!r} does not fit {model!r}, which runs on '
                              f'{self.backend.name!r} ({_SUFFIX_HELP})')
@@ -196,14 +198,14 @@ class Predictor:
                 f'precision={self.spec.precision})')
 
 
-def _make_backend(model, checkpoint, device, providers, input_size) -> Backend:
+def _make_backend(model, checkpoint, device, providers, input_size, threads=None) -> Backend:
     if isinstance(model, Backend):
         return model
     path = Path(str(model)) if isinstance(model, (str, Path)) else None
     suffix = path.suffix.lower() if path is not None else ''
     if suffix in ONNX_SUFFIXES:
         from .backends.onnxruntime import OnnxRuntimeBackend
-        return OnnxRuntimeBackend(path, providers=providers)
+        return OnnxRuntimeBackend(path, providers=providers, threads=threads)
     if suffix in ENGINE_SUFFIXES:
         from .backends.tensorrt import TensorRTBackend
         return TensorRTBackend(path)

@@ -14,7 +14,7 @@ from .health import SensorHealth
 from .image_codec import (ENCODINGS, SENSOR_ENCODINGS, array_to_image, decode_sensor, encode_sensor,
                           image_to_array)
 from .outputs import OUTPUT_TYPES, OUTPUTS, OutputOptions, result_messages
-from .predictor_factory import build_predictor
+from .predictor_factory import build_predictor, predictor_of
 from .replay import ReplayReport, replay_bag
 from .sync import ApproximateTimeSync, SyncStats
 from .typestore import deserialize, serialize
@@ -23,5 +23,5 @@ __all__ = [
     'BagMessage', 'BagWriter', 'bag_topics', 'read_messages', 'NodeConfig', 'QosSpec',
     'load_params_file', 'FrameSet', 'PerceptionCore', 'SensorHealth', 'ENCODINGS', 'SENSOR_ENCODINGS',
     'array_to_image', 'decode_sensor', 'encode_sensor', 'image_to_array', 'OUTPUT_TYPES', 'OUTPUTS',
-    'OutputOptions', 'result_messages', 'build_predictor', 'ReplayReport', 'replay_bag',
+    'OutputOptions', 'result_messages', 'build_predictor', 'predictor_of', 'ReplayReport', 'replay_bag',
     'ApproximateTimeSync', 'SyncStats', 'deserialize', 'serialize']

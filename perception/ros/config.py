@@ -61,8 +61,11 @@ SENSOR_TRANSPORTS = {'rgb': ('raw', 'compressed'), 'thermal': ('raw', 'compresse
 class NodeConfig:
     node_name: str = 'perception_node'
     # predictor (predictor_factory.py)
-    model_path: str = ''
+    model_path: str = ''                 # .onnx / TensorRT engine / config (.py) + checkpoint_path
+    checkpoint_path: str = ''            # the weights of a config model_path (required with one)
     backend: str = 'onnxruntime'
+    ort_threads: int = 0                 # ONNX Runtime intra-op threads; 0: its default (all cores)
+    ort_providers: Tuple[str, ...] = ()  # ONNX Runtime execution providers; (): fastest available
     score_thr: float = 0.3               # detections below are not published
     # the overlay draws detections scored this or more; < 0: the model's display_thr (chosen on
     # validation frames, perception export records it), else every published detection
@@ -277,7 +280,7 @@ class NodeConfig:
             elif key.startswith('sync.') and key[5:] in ('slop', 'queue_size'):
                 kwargs[key[5:]] = value
             elif key in names:
-                kwargs[key] = tuple(value) if key == 'publish' else value
+                kwargs[key] = tuple(value) if key in ('publish', 'ort_providers') else value
             else:
                 raise ValueError(f'unknown parameter {key!r}; known: {sorted(cls.parameter_names())}')
         if former_info:

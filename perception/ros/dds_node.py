@@ -95,14 +95,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] [%(name)s] %(message)s')
 
-    from .predictor_factory import build_predictor
+    from .predictor_factory import predictor_of
     config = (load_params_file(args.params, args.node_name) if args.params
               else NodeConfig(node_name=args.node_name))
     overrides = {k: v for k, v in (('model_path', args.model), ('backend', args.backend)) if v}
     if overrides:
         config = NodeConfig.from_params({**config.to_params(), **overrides}, config.node_name)
-    predictor = build_predictor(config.model_path, config.backend, config.score_thr,
-                                config.iou_thr)
+    predictor = predictor_of(config)
     bus = DdsBus(args.domain_id, loopback_config() if args.loopback else None)
     node = DdsPerceptionNode(config, predictor, bus)
     stop = threading.Event()

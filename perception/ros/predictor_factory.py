@@ -24,13 +24,36 @@ log = logging.getLogger('perception.ros')
 CUSTOM_SPEC = re.compile(r'[A-Za-z_][\w.]*:[A-Za-z_]\w*')
 
 
+def predictor_of(config) -> PredictorFn:
+    """The predictor a node's parameters name (``NodeConfig``: ``model_path``, ``checkpoint_path``,
+    ``backend``, the thresholds, ``ort_threads`` and ``ort_providers``): what the rclpy node, the DDS
+    runner and bag replay run."""
+    options: Dict[str, Any] = {}
+    if config.checkpoint_path:
+        options['checkpoint'] = config.checkpoint_path
+    if config.ort_threads:
+        options['threads'] = int(config.ort_threads)
+    if config.ort_providers:
+        options['providers'] = list(config.ort_providers)
+    return build_predictor(config.model_path, config.backend, config.score_thr, config.iou_thr,
+                           **options)
+
+
 def build_predictor(model_path: str, backend: str = 'onnxruntime',
                     score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
                     **options: Any) -> PredictorFn:
-    """``perception.Predictor(model_path, backend=..., ...)``; thresholds are passed when it takes them."""
+    """``perception.Predictor(model_path, backend=..., ...)``; thresholds are passed when it takes them.
+
+    A config (``.py``) needs its weights: ``checkpoint`` (the ``checkpoint_path`` parameter); a config
+    alone is refused, since it would run random weights.
+    """
     if not model_path:
         raise ValueError('parameter model_path is empty: set it to an ONNX file, a TensorRT engine or '
-                         'a config + checkpoint understood by perception.Predictor')
+                         'a config (.py) with checkpoint_path, understood by perception.Predictor')
+    if Path(model_path).suffix == '.py' and not options.get('checkpoint'):
+        raise ValueError(f'parameter model_path is a config ({model_path}) but checkpoint_path is '
+                         'empty: a config alone runs random weights; set checkpoint_path to the '
+                         'trained .pth, or model_path to the exported .onnx / .engine')
     if not Path(model_path).exists():
         if CUSTOM_SPEC.fullmatch(model_path):
             return load_custom_predictor(model_path)

@@ -34,7 +34,7 @@ from perception.contract import DEPRECATED_SETTING_NAMES
 from perception.ros.config import DEPRECATED_CAMERA_INFO, NodeConfig, QosSpec
 from perception.ros.core import PerceptionCore, counters_summary
 from perception.ros.outputs import OUTPUT_TYPES
-from perception.ros.predictor_factory import build_predictor
+from perception.ros.predictor_factory import predictor_of
 
 ROS_TYPES = {ts.IMAGE: Image, ts.COMPRESSED_IMAGE: CompressedImage, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
              ts.DIAGNOSTIC_ARRAY: DiagnosticArray}
@@ -147,8 +147,7 @@ class PerceptionNode(Node):
             config = NodeConfig.from_params(params, self.get_name())
         for warning in caught:          # into the ROS log, where a user of the node looks
             self.get_logger().warning(str(warning.message))
-        predictor = build_predictor(config.model_path, config.backend, config.score_thr,
-                                    config.iou_thr)
+        predictor = predictor_of(config)
         names = set(config.publish) | {'diagnostics'}
         if config.output_camera_info:
             names.add('camera_info')

@@ -169,3 +169,27 @@ def test_former_threshold_parameter_names_are_read_with_a_warning():
         assert config.score_threshold == 0.4
     with pytest.raises(ConfigError, match="both 'nms_threshold' and 'iou_thr'"):
         NodeConfig.from_params({'nms_threshold': 0.7, 'iou_thr': 0.6})
+
+
+def test_a_config_model_needs_its_checkpoint_and_the_onnxruntime_options_reach_the_predictor(
+        tmp_path, monkeypatch):
+    """model_path a config without checkpoint_path is refused (it would run random weights); the
+    checkpoint, ONNX Runtime threads and providers parameters reach perception.Predictor."""
+    from perception.ros import predictor_factory
+    from perception.ros.config import NodeConfig
+    config_file = tmp_path / 'model.py'
+    config_file.write_text('# a config\n')
+    with pytest.raises(ValueError, match='checkpoint_path is empty: a config alone runs random'):
+        predictor_factory.predictor_of(NodeConfig(model_path=str(config_file)))
+    seen = {}
+
+    class FakePredictor:
+        def __init__(self, model, **kwargs):
+            seen.update(kwargs, model=model)
+    import perception.apis
+    monkeypatch.setattr(perception.apis, 'Predictor', FakePredictor)
+    params = {'model_path': str(config_file), 'checkpoint_path': '/w/iter_1200.pth',
+              'ort_threads': 1, 'ort_providers': ['CPUExecutionProvider']}
+    predictor_factory.predictor_of(NodeConfig.from_params(params))
+    assert seen['checkpoint'] == '/w/iter_1200.pth' and seen['threads'] == 1
+    assert seen['providers'] == ['CPUExecutionProvider'] and seen['model'] == str(config_file)
