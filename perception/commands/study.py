@@ -101,7 +101,8 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
         figures = study.figures(result, folder)
     else:
         os.makedirs(folder, exist_ok=True)
-        print(f'== {study.TITLE} ({settings.describe()})', flush=True)
+        describe = getattr(study, 'describe', None) or (lambda s: s.describe())
+        print(f'== {study.TITLE} ({describe(settings)})', flush=True)
         t0 = time.time()
         result = study.run(settings, log=lambda m: print(m, flush=True))
         figures = study.figures(result, folder)

@@ -61,6 +61,14 @@ SYNTH_KEYS = (('seg/mIoU', 'mIoU', True), ('det/mAP_50', 'mAP@50', True),
               ('depth/AbsRel', 'AbsRel', False))
 
 
+def describe(settings: Settings) -> str:
+    """What a run of this study trains (the recipes' own schedules, not the study setting)."""
+    if settings.quick:
+        return 'quick: 2 iterations of batch 2 at 128x160 per recipe, 2 frames per evaluation'
+    return (f'{len(MODELS)} recipes of configs/rgbt_det and the demo nano, seeds '
+            f'{", ".join(map(str, SEEDS))}, each on its own schedule')
+
+
 # --- configs -------------------------------------------------------------------------------------
 def recipe_config(path: str, settings: Settings, seed: int):
     """A recipe's config as ``perception train`` builds it, with the study's seed and work dir
