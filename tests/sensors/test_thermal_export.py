@@ -1,7 +1,6 @@
 """One thermal scaling from the config through the export to `perception infer`: the model records
 how it was trained to see radiometric thermal, and inference can only use that."""
 import json
-import subprocess
 import sys
 
 import cv2
@@ -48,16 +47,36 @@ def test_the_export_records_the_scaling(exported):
     assert Predictor(exported).spec.thermal_scaling['high'] == 323.15
 
 
-def test_infer_scales_radiometric_thermal_as_the_model_was_trained(exported, tmp_path):
+def test_infer_scales_radiometric_thermal_as_the_model_was_trained(exported, tmp_path, monkeypatch):
+    """`perception infer --thermal-encoding u16_radiometric` (the command, in process): the network
+    input is recorded at the backend, as the ROS mono16 test records it, and holds the counts scaled
+    by the model's recorded range -- 20 deg C at 0.5, 40 deg C at 5/6 of 263.15-323.15 K -- not the
+    counts / 65535 of a unit-range 16-bit file."""
+    from perception.apis.backends.onnxruntime import OnnxRuntimeBackend
+    from perception.apis.predictor import Predictor
+    from perception.apis.preprocess import preprocess
+    from perception.cli import main
     counts = np.full((48, 64), 29315, np.uint16)          # 20 deg C as FLIR TLinear counts
     counts[:, 32:] = 31315                                # 40 deg C
     cv2.imwrite(str(tmp_path / 'ir.png'), counts)
-    proc = subprocess.run(
-        [sys.executable, '-m', 'perception.cli', 'infer', '--model', str(exported), '--thermal',
-         str(tmp_path / 'ir.png'), '--thermal-encoding', 'u16_radiometric', '--out',
-         str(tmp_path / 'out')], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    seen, real_run = [], OnnxRuntimeBackend.run
+
+    def recording(self, inputs):
+        seen.append({k: np.array(v, copy=True) for k, v in inputs.items()})
+        return real_run(self, inputs)
+    monkeypatch.setattr(OnnxRuntimeBackend, 'run', recording)
+    rc = main(['infer', '--model', str(exported), '--thermal', str(tmp_path / 'ir.png'),
+               '--thermal-encoding', 'u16_radiometric', '--out', str(tmp_path / 'out')])
+    assert rc == 0
     overlay = cv2.imread(str(tmp_path / 'out' / 'ir_overlay.png'))
     assert overlay.shape == (48, 64, 3)
+    assert len(seen) == 1
+    unit = np.where(np.arange(64) < 32, 0.5, 50 / 60).astype(np.float32)[None].repeat(48, 0)
+    spec = Predictor(exported).spec
+    expected, _ = preprocess(spec, thermal=unit)
+    np.testing.assert_allclose(seen[0]['thermal'], expected['thermal'], atol=1e-5)
+    np.testing.assert_array_equal(seen[0]['modality_mask'], expected['modality_mask'])
+    as_unit, _ = preprocess(spec, thermal=(counts / 65535.0).astype(np.float32))
+    assert not np.allclose(seen[0]['thermal'], as_unit['thermal'], atol=1e-3)
     # The same file with a model that records no scaling is refused (tests/commands): the scaling
     # can only have come from the model.
