@@ -86,6 +86,18 @@ def test_absent_sensor_changes_no_output(model, shipped_nano, which, mask):
     for k in a:
         assert torch.isfinite(b[k]).all(), k
         assert (a[k] - b[k]).abs().max() <= 1e-6, k
+    # ... while a present sensor does reach every task's output (a model that ignored its inputs
+    # would pass the check above); boxes for det: at init the scores sit at the prior (0.01) and
+    # move by ~1e-7 only
+    tasks = ('seg_logits', 'det_boxes', 'depth_pred')
+    for i, present in enumerate(mask):
+        if present:
+            other = list(args)
+            other[i] = torch.randn_like(args[i]) * 50
+            with torch.no_grad():
+                c = model.forward_export(*other)
+            for k in tasks:
+                assert (a[k] - c[k]).abs().max() > 1e-4, (SENSORS[i], k)
 
 
 def _train_batch(model, samples):
