@@ -14,7 +14,7 @@ from .data_preprocessor import MultiSensorDataPreprocessor
 from .decoders import PlainDecoder, TaskExpertDecoder
 from .encoders import LiteNet, MultiSensorEncoder
 from .export import ExportForward, ExportWrapper, dummy_inputs
-from .fusion import AttentionFusion, ConcatFusion, SumFusion
+from .fusion import AttentionFusion, ConcatFusion, GatedConcatFusion, RectifyFusion, SumFusion
 from .heads import DenseDetHead, DepthHead, SegHead
 from .library_model import LibraryModel
 from .losses import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
@@ -25,7 +25,7 @@ from .postprocess import topk_nms
 __all__ = [
     'ExportForward', 'ExportWrapper', 'build_model', 'build_module', 'dummy_inputs', 'load_config',
     'MultiSensorDataPreprocessor', 'PlainDecoder', 'TaskExpertDecoder', 'LiteNet',
-    'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion',
+    'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion', 'GatedConcatFusion', 'RectifyFusion',
     'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
     'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',
     'MultiTaskPerceptor', 'topk_nms', 'LibraryModel'

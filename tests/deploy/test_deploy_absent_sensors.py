@@ -61,3 +61,36 @@ def test_junk_in_absent_sensors_changes_nothing(exported, frame, model):
         for s in subset:        # a present sensor does reach the outputs
             changed = run(dict(inputs, **{s: junk_like(inputs[s], rng)}))
             assert any(not np.array_equal(clean[n], changed[n]) for n in names), (model, subset, s)
+
+
+@pytest.mark.parametrize('fusion', ['GatedConcatFusion', 'RectifyFusion'])
+def test_concatenation_keeping_fusions_export_with_no_influence_of_absent_sensors(
+        fusion, frame, tmp_path):
+    """The attention fusions that keep concatenation (issue 24) export with parity, and their
+    graphs are as blind to an absent sensor as nano's own: junk there changes no output, junk in a
+    present sensor does, for every subset."""
+    import torch
+
+    from perception.apis.config_spec import make_spec
+    from perception.deploy.onnx_export import ExportOptions, export_onnx
+    from perception.models import build_model, load_config
+
+    from deploy_helpers import NANO_CONFIG
+    cfg = load_config(NANO_CONFIG)
+    cfg.model.fusion = dict(type=fusion, channels=cfg.model.fusion.channels)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    result = export_onnx(model, tmp_path / 'nano.onnx', make_spec(model, cfg, NANO_SIZE),
+                         ExportOptions(input_size=NANO_SIZE, nms='host', parity_synthetic=1))
+    assert result.parity[0].passed
+    session = ort.InferenceSession(str(result.path), providers=['CPUExecutionProvider'])
+    rng = np.random.default_rng(0)
+    for subset in sensor_subsets():
+        inputs, _ = preprocess(result.spec, **{s: (v if s in subset else None)
+                                               for s, v in frame.sensors().items()})
+        clean = session.run(None, inputs)
+        junk = dict(inputs, **{s: junk_like(inputs[s], rng) for s in SENSORS if s not in subset})
+        for a, b in zip(clean, session.run(None, junk)):
+            assert np.array_equal(a, b), subset
+        present = dict(inputs, **{subset[0]: junk_like(inputs[subset[0]], rng)})
+        assert any(not np.array_equal(a, b) for a, b in zip(clean, session.run(None, present)))

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from perception.contract import SENSORS
-from perception.models import AttentionFusion, ConcatFusion, SumFusion
+from perception.models import (AttentionFusion, ConcatFusion, GatedConcatFusion, RectifyFusion,
+                               SumFusion)
 from perception.models.masking import masked_softmax
 
 IN_CH = {'rgb': (8, 12, 16, 20), 'thermal': (6, 10, 12, 16), 'depth': (6, 10, 12, 16)}
@@ -19,9 +20,16 @@ def _feats(b, seed):
             for s in SENSORS}
 
 
-def _fusion(seed=0):
+#: the mask-aware fusions: every absent-sensor test runs on each
+MASK_AWARE = {'attention': lambda: AttentionFusion(IN_CH, channels=(16, 16, 16, 16),
+                                                   cross_attention_levels=(2, 3)),
+              'gated_concat': lambda: GatedConcatFusion(IN_CH, channels=(16, 16, 16, 16)),
+              'rectify': lambda: RectifyFusion(IN_CH, channels=(16, 16, 16, 16))}
+
+
+def _fusion(seed=0, kind='attention'):
     torch.manual_seed(seed)
-    return AttentionFusion(IN_CH, channels=(16, 16, 16, 16), cross_attention_levels=(2, 3))
+    return MASK_AWARE[kind]()
 
 
 def test_masked_softmax_exact_zero_and_renormalised():
@@ -37,15 +45,16 @@ def test_masked_softmax_exact_zero_and_renormalised():
     assert torch.isfinite(logits.grad).all()
 
 
+@pytest.mark.parametrize('kind', list(MASK_AWARE))
 @pytest.mark.parametrize('train', [False, True], ids=['eval', 'train'])
 @pytest.mark.parametrize('mask', SUBSETS, ids=lambda m: '+'.join(s for s, p in zip(SENSORS, m)
                                                                  if p))
-def test_absent_sensor_has_no_influence(mask, train):
+def test_absent_sensor_has_no_influence(mask, train, kind):
     """Changing an absent sensor's features (even to NaN) changes no output, in any mode.
 
     The batch mixes the subset under test with an all-present sample, so BatchNorm statistics in
     train mode are shared with samples where the sensor is present."""
-    fusion = _fusion().train(train)
+    fusion = _fusion(kind=kind).train(train)
     b = 3
     masks = torch.tensor([mask, (True, True, True), mask], dtype=torch.float32)
     base = _feats(b, seed=1)
@@ -67,9 +76,10 @@ def test_absent_sensor_has_no_influence(mask, train):
         torch.testing.assert_close(w.sum(1), torch.ones_like(w[:, 0]))
 
 
-def test_present_sensor_does_influence():
+@pytest.mark.parametrize('kind', list(MASK_AWARE))
+def test_present_sensor_does_influence(kind):
     """The check above could pass vacuously if fusion ignored inputs: a present sensor matters."""
-    fusion = _fusion().eval()
+    fusion = _fusion(kind=kind).eval()
     masks = torch.tensor([[1.0, 0.0, 1.0]])
     base = _feats(1, seed=1)
     changed = {s: [f.clone() for f in fs] for s, fs in base.items()}

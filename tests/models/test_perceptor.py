@@ -69,11 +69,29 @@ def shipped_nano():
     return build_model('configs/_base_/models/nano.py').eval()
 
 
-@pytest.mark.parametrize('which', ['tiny', 'shipped nano'])
+@pytest.fixture(scope='module')
+def nano_with_fusion():
+    """nano with one of the concatenation-keeping attention fusions in place of its own."""
+    from perception.models import build_model, load_config
+    built = {}
+
+    def get(fusion):
+        if fusion not in built:
+            cfg = load_config('configs/_base_/models/nano.py')
+            cfg.model.fusion = dict(type=fusion, channels=cfg.model.fusion.channels)
+            torch.manual_seed(0)
+            built[fusion] = build_model(cfg).eval()
+        return built[fusion]
+    return get
+
+
+@pytest.mark.parametrize('which', ['tiny', 'shipped nano', 'nano GatedConcatFusion',
+                                   'nano RectifyFusion'])
 @pytest.mark.parametrize('mask', SUBSETS, ids=lambda m: '+'.join(s for s, p in zip(SENSORS, m)
                                                                  if p))
-def test_absent_sensor_changes_no_output(model, shipped_nano, which, mask):
-    model = model if which == 'tiny' else shipped_nano
+def test_absent_sensor_changes_no_output(model, shipped_nano, nano_with_fusion, which, mask):
+    model = {'tiny': model, 'shipped nano': shipped_nano}.get(which) or \
+        nano_with_fusion(which.split()[-1])
     args = list(dummy_inputs(64, 96, batch=2, mask=mask, seed=1))
     changed = list(args)
     for i, present in enumerate(mask):

@@ -3,6 +3,8 @@ from .attention import AttentionFusion, SensorAttentionLevel
 from .base import BaseFusion, FusionOutput
 from .baseline import ConcatFusion, SumFusion
 from .cross_attention import MaskedCrossAttention
+from .gated import GatedConcatFusion, RectifyFusion
 
 __all__ = ['AttentionFusion', 'SensorAttentionLevel', 'BaseFusion', 'FusionOutput',
-           'ConcatFusion', 'SumFusion', 'MaskedCrossAttention']
+           'ConcatFusion', 'SumFusion', 'MaskedCrossAttention', 'GatedConcatFusion',
+           'RectifyFusion']
