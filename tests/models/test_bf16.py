@@ -1,5 +1,8 @@
 """bf16 autocast on CPU: one training step matches fp32 within a stated tolerance, with fp32 master
-weights, and bf16 inference matches fp32 outputs."""
+weights, and bf16 inference matches fp32 outputs -- and in both the convolutions did run in bf16
+(a hook records their output dtypes), so a no-op autocast cannot pass as a close match."""
+import contextlib
+
 import torch
 from model_helpers import make_batch, make_sample
 from mmengine.optim import OptimWrapper
@@ -9,11 +12,29 @@ from perception.models.precision import autocast
 from perception.models import dummy_inputs
 
 
+@contextlib.contextmanager
+def conv_output_dtypes(model):
+    """Yields a list that collects the output dtype of every convolution run inside the block."""
+    seen = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+             for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+    try:
+        yield seen
+    finally:
+        for h in hooks:
+            h.remove()
+
+
 def _step(model, batch, wrapper):
     data = model.data_preprocessor(batch, True)
-    with wrapper.optim_context(model):
-        assert torch.is_autocast_enabled('cpu') == isinstance(wrapper, CPUAutocastOptimWrapper)
+    bf16 = isinstance(wrapper, CPUAutocastOptimWrapper)
+    with wrapper.optim_context(model), conv_output_dtypes(model) as dtypes:
+        assert torch.is_autocast_enabled('cpu') == bf16
+        if bf16:
+            assert torch.get_autocast_dtype('cpu') == torch.bfloat16
         losses = model(data['inputs'], data['data_samples'], mode='loss')
+    # every convolution ran in the precision asked for (the network's convs are autocast ops)
+    assert dtypes and set(dtypes) == {torch.bfloat16 if bf16 else torch.float32}, set(dtypes)
     total, _ = model.parse_losses(losses)
     wrapper.backward(total)
     return total.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
@@ -44,8 +65,12 @@ def test_bf16_inference_matches_fp32(build):
     inputs = dummy_inputs(64, 64, batch=2, seed=4)
     with torch.no_grad():
         ref = model.forward_export(*inputs)
-        with autocast('bf16'):
+        with autocast('bf16'), conv_output_dtypes(model) as dtypes:
+            assert torch.is_autocast_enabled('cpu')
+            assert torch.get_autocast_dtype('cpu') == torch.bfloat16
             low = model.forward_export(*inputs)
+    assert dtypes and set(dtypes) == {torch.bfloat16}, set(dtypes)
+    assert low['seg_logits'].dtype == torch.bfloat16
     agree = (ref['seg_logits'].argmax(1) == low['seg_logits'].float().argmax(1)).float().mean()
     assert agree >= 0.97
     rel = ((low['depth_pred'].float() - ref['depth_pred']).abs() / ref['depth_pred']).max()
