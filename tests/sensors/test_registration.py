@@ -164,7 +164,12 @@ def test_thermal_fill_and_sizes(rig):
     thermal = np.full((128, 160), 0.9, np.float32)
     out = reg.apply(rgb=np.zeros((240, 320, 3), np.uint8), thermal=thermal, thermal_fill=0.5)
     assert out['thermal'].shape == (240, 320)
-    assert set(np.unique(out['thermal'])) <= {np.float32(0.5), np.float32(0.9)}
+    # both values present: the thermal image where it reaches the colour grid, the fill where not
+    assert set(np.unique(out['thermal'])) == {np.float32(0.5), np.float32(0.9)}
+    valid = out['thermal_valid']
+    assert valid.any() and not valid.all()
+    assert (out['thermal'][valid] == np.float32(0.9)).all()
+    assert (out['thermal'][~valid] == np.float32(0.5)).all()
     from perception.contract import SensorError
     with pytest.raises(SensorError, match='160x128 .WxH. as calibrated'):
         reg.apply(thermal=np.zeros((120, 160), np.float32))
