@@ -92,7 +92,14 @@ def test_mask_aware_routing_follows_the_sensor_combination_and_folds():
         fused = reparameterize(copy.deepcopy(dec))(feats, mask)
     g = out.gates['gate_seg_s4']
     assert (g[0] - g[1]).abs().max() > 1e-4          # same features, other sensors: other routing
+    assert fused.gates.keys() == out.gates.keys()
     for name in out.gates:
         torch.testing.assert_close(fused.gates[name], out.gates[name], atol=1e-5, rtol=1e-4)
+    # the outputs: every task's features at every level, not only the gates (the last level's
+    # memory update, for one, reaches the features and no gate)
+    assert {t: len(f) for t, f in fused.feats.items()} == {'seg': 1, 'det': 3}
+    for task, maps in out.feats.items():
+        for level, (ref, got) in enumerate(zip(maps, fused.feats[task])):
+            torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4, msg=f'{task}[{level}]')
     with pytest.raises(ValueError, match='modality mask'):
         dec(feats)
