@@ -12,14 +12,13 @@
 #        bash tools/ros2/check_apt_python.sh ~/.pyenv/versions/3.10.13/bin/python3 'onnxruntime<=1.23.2' \
 #             'numpy==1.21.6'      # Humble: the README's onnxruntime for Python 3.10, its oldest numpy
 # The model is exported with the project's .venv (torch) into the check's folder first.
+# CHECK_PRINT_PIP=1: only print the pip commands it would run (one a line) and exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PYTHON=${1:?usage: check_apt_python.sh PYTHON [ONNXRUNTIME_SPEC [NUMPY_SPEC]]}
 ORT_SPEC=${2:-}
 NUMPY_SPEC=${3:-}
-WORK=${CHECK_DIR:-$(mktemp -d /tmp/perception-apt-check.XXXXXX)}
-VENV=$WORK/venv
 t0=$SECONDS
 
 # The README's apt block: from its heading to the end of the first code block after it.
@@ -31,18 +30,29 @@ if [ "${#PIP_LINES[@]}" -ne 2 ]; then
   exit 1
 fi
 
-echo "== interpreter: $("$PYTHON" --version 2>&1)  folder: $WORK"
-"$PYTHON" -m venv --system-site-packages "$VENV"
-# shellcheck disable=SC1091
-source "$VENV/bin/activate"
-python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+PIP_CMDS=()
 for line in "${PIP_LINES[@]}"; do
   line=${line%%#*}                                   # the README's trailing comment
   line=${line//\/path\/to\/perception/$ROOT}
   if [ -n "$ORT_SPEC" ]; then line=$(sed -E "s/\"onnxruntime[^\"]*\"/\"$ORT_SPEC\"/" <<<"$line"); fi
   if [ -n "$NUMPY_SPEC" ]; then line=$(sed -E "s/\"numpy[^\"]*\"/\"$NUMPY_SPEC\"/" <<<"$line"); fi
-  echo "== $line"
-  eval "python -m $line -q"
+  PIP_CMDS+=("python -m ${line%"${line##*[![:space:]]}"} -q")
+done
+if [ "${CHECK_PRINT_PIP:-0}" = 1 ]; then   # what would be installed, one command a line (tests)
+  printf '%s\n' "${PIP_CMDS[@]}"
+  exit 0
+fi
+WORK=${CHECK_DIR:-$(mktemp -d /tmp/perception-apt-check.XXXXXX)}
+VENV=$WORK/venv
+
+echo "== interpreter: $("$PYTHON" --version 2>&1)  folder: $WORK"
+"$PYTHON" -m venv --system-site-packages "$VENV"
+# shellcheck disable=SC1091
+source "$VENV/bin/activate"
+python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+for cmd in "${PIP_CMDS[@]}"; do
+  echo "== ${cmd#python -m }"
+  eval "$cmd"
 done
 # the test runner and what the tests use beyond the node (bag files, the DDS-shim rigs): not the recipe's
 python -m pip install -q pytest pytest-timeout psutil hypothesis mcap mcap-ros2-support "cyclonedds==11.0.1" \
