@@ -3,22 +3,31 @@
 An apt-installed ROS 2 ships message modules compiled against the distribution's numpy 1.x, Ubuntu
 24.04 refuses a system-wide ``pip install`` (PEP 668), and ``perception`` itself declares numpy >= 2
 for training. So the apt recipe in ``ros_nodes/README.md`` must (a) make a virtual environment before
-any ``pip install``, seeing the distro's rclpy (``--system-site-packages``); (b) pin numpy to a 1.x
-that admits the distributions' numpy; (c) install ``perception`` with ``--no-deps``, or its numpy >= 2
-would replace that pin; (d) pin the node's runtime packages to what ``pyproject.toml`` pins, the
-versions the tests ran with. The source-build recipe keeps numpy 2. ``tools/ros2/check_apt_python.sh``
-runs the recipe's pip lines (read from the README) in a fresh venv and the node tests under them.
+any ``pip install``, seeing the distro's rclpy (``--system-site-packages``); (b) pin numpy to 1.x
+and never below a distribution's numpy: the pin either admits it (Jazzy's 1.26.4, kept) or lies
+wholly above it (Humble's 1.21.5 is under onnxruntime's floor of 1.21.6, so pip puts a newer 1.x in
+the venv, which imports modules built against the older one); (c) install ``perception`` with
+``--no-deps``, or its numpy >= 2 would replace that pin; (d) pin the node's runtime packages to what
+``pyproject.toml`` pins, the versions the tests ran with. The source-build recipe keeps numpy 2.
+``tools/ros2/check_apt_python.sh`` runs the recipe's pip lines (read from the README) in a fresh venv
+and the node tests under them; its ``CHECK_PRINT_PIP=1`` mode prints those commands, checked here.
 """
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / 'ros_nodes' / 'README.md'
-# numpy of the apt ROS 2 distributions the recipe is written for (Jazzy: Ubuntu 24.04's python3-numpy)
-DISTRO_NUMPY = {'jazzy': '1.26.4'}
+CHECKER = ROOT / 'tools' / 'ros2' / 'check_apt_python.sh'
+# numpy of the apt ROS 2 distributions the recipe is written for: python3-numpy of Ubuntu 24.04
+# (Jazzy) and of Ubuntu 22.04 (Humble)
+DISTRO_NUMPY = {'jazzy': '1.26.4', 'humble': '1.21.5'}
+NEWEST_NUMPY_1 = '1.26.4'      # the last numpy 1.x: what pip installs where it replaces the distro's
 
 
 def _block(heading: str) -> list:
@@ -88,8 +97,14 @@ def test_apt_recipe_keeps_the_distro_numpy_and_installs_perception_without_its_d
     reqs = _pip_requirements(apt)
     assert 'numpy' in reqs, 'the apt recipe must pin numpy (the distro modules need 1.x)'
     assert not _admits(reqs['numpy'], '2.0.0'), f'numpy{reqs["numpy"]} admits numpy 2'
+    assert _admits(reqs['numpy'], NEWEST_NUMPY_1), f'numpy{reqs["numpy"]} refuses {NEWEST_NUMPY_1}'
+    floors = [_version(b) for op, b in re.findall(r'(>=|>|==)\s*([\d.]+)', reqs['numpy'])]
     for distro, version in DISTRO_NUMPY.items():
-        assert _admits(reqs['numpy'], version), f'numpy{reqs["numpy"]} refuses {distro} {version}'
+        # kept as it is, or replaced by a newer 1.x -- never by an older one (the distro's modules
+        # built against it would not import)
+        kept = _admits(reqs['numpy'], version)
+        below = bool(floors) and all(_version(version) < f for f in floors)
+        assert kept or below, f'numpy{reqs["numpy"]} would downgrade {distro}\'s numpy {version}'
     own = [line for line in apt if line.startswith('pip install') and '/path/to/perception' in line]
     assert own, 'the apt recipe must install the perception package'
     assert all('--no-deps' in line for line in own), \
@@ -113,6 +128,24 @@ def test_source_build_recipe_uses_a_venv_with_the_deploy_and_ros_extras():
     assert _admits(_pyproject_pins()['numpy'], '2.4.0')
 
 
-def test_the_checker_script_reads_the_readme_recipe():
-    script = (ROOT / 'tools' / 'ros2' / 'check_apt_python.sh').read_text()
-    assert '### ROS 2 from apt' in script and 'ros_nodes/README.md' in script
+def _checker_commands(*args) -> list:
+    """The pip commands check_apt_python.sh would run (CHECK_PRINT_PIP=1), quotes resolved."""
+    out = subprocess.run(['bash', str(CHECKER), sys.executable, *args], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, CHECK_PRINT_PIP='1'))
+    assert out.returncode == 0, out.stderr
+    return [' '.join(shlex.split(line)) for line in out.stdout.splitlines()]
+
+
+def test_the_checker_script_runs_the_readme_recipe(apt):
+    """check_apt_python.sh installs exactly the README's two pip lines, with this checkout for
+    /path/to/perception, and swaps in the onnxruntime and numpy specifiers it is given (Humble's)."""
+    readme = [line for line in apt if line.startswith('pip install')]
+    assert len(readme) == 2
+    expected = [f"python -m {line.replace('/path/to/perception', str(ROOT))} -q" for line in readme]
+    assert _checker_commands() == expected
+    humble = _checker_commands('onnxruntime<=1.23.2', 'numpy==1.21.6')
+    reqs = _pip_requirements([line[len('python -m '):] for line in humble])
+    assert reqs['onnxruntime'] == '<=1.23.2' and reqs['numpy'] == '==1.21.6'
+    assert {k: v for k, v in reqs.items() if k not in ('onnxruntime', 'numpy')} == {
+        k: v for k, v in _pip_requirements(readme).items() if k not in ('onnxruntime', 'numpy')}
+    assert humble[1] == expected[1]
