@@ -53,6 +53,16 @@ def test_quantize_refuses_without_calibration(tiny_exports, tiny_spec):
     assert count_qdq(quantized)['QuantizeLinear'] > 0
 
 
+def quantized_op_types(model: onnx.ModelProto) -> set:
+    """Op types that run quantised in a Q/DQ graph: first input from a DequantizeLinear, an output
+    into a QuantizeLinear."""
+    dequantized = {n.output[0] for n in model.graph.node if n.op_type == 'DequantizeLinear'}
+    requantized = {n.input[0] for n in model.graph.node if n.op_type == 'QuantizeLinear'}
+    return {n.op_type for n in model.graph.node
+            if n.op_type not in ('QuantizeLinear', 'DequantizeLinear') and n.input
+            and n.input[0] in dequantized and any(o in requantized for o in n.output)}
+
+
 def test_onnxruntime_target_is_the_form_onnxruntime_fuses(tiny_exports, tiny_spec):
     """``--int8-target onnxruntime``: uint8 activations with zero points, int32 biases (what
     ONNX Runtime's QDQ fusion into QLinearConv needs), more op types than convolutions; the
@@ -72,6 +82,14 @@ def test_onnxruntime_target_is_the_form_onnxruntime_fuses(tiny_exports, tiny_spe
         else:
             assert quant_dtypes == {np.dtype(np.int8)} and not dq_of_int32
     assert count_qdq(forms['onnxruntime'])['QuantizeLinear'] > 0
+    # more op types than convolutions: the ONNX Runtime form runs the stand-in's adds, products,
+    # concatenations, sigmoids and resizes on dequantised inputs into requantised outputs; the
+    # TensorRT form quantises only around its convolutions and leaves those in float
+    beyond_convs = {'Add', 'Mul', 'Concat', 'Sigmoid', 'Resize'}
+    assert beyond_convs <= quantized_op_types(forms['onnxruntime']), quantized_op_types(
+        forms['onnxruntime'])
+    assert 'Conv' in quantized_op_types(forms['tensorrt'])
+    assert not beyond_convs & quantized_op_types(forms['tensorrt'])
     with pytest.raises(ValueError, match="'onnxruntime', 'tensorrt'"):
         quantize_graph(host.host_model, calib, target='openvino')
 
