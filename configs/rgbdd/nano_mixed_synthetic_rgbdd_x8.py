@@ -18,3 +18,6 @@ val_dataloader = dict(_base_.rgbdd_val_dataloader, _delete_=True)
 test_dataloader = val_dataloader
 val_evaluator = dict(_base_.rgbdd_evaluator, _delete_=True)
 test_evaluator = val_evaluator
+# Network size of the Predictor and of `perception export`: RGB-D-D's frames as stored, the set it is
+# tested on (nano_rgbdd_gdsr_x*.py have the same; the synthetic base's 256x320 is the other source's).
+input_size = (384, 512)

@@ -27,9 +27,26 @@ def input_size_of(cfg, input_size: Optional[Sequence[int]] = None) -> Tuple[int,
     Returns:
         ``(H, W)`` as ints: ``input_size``, else the config's, else ``DEFAULT_INPUT_SIZE``.
     """
-    size = input_size or cfg.get('input_size') or DEFAULT_INPUT_SIZE
+    return input_size_and_origin(cfg, input_size)[0]
+
+
+def input_size_and_origin(cfg, input_size: Optional[Sequence[int]] = None
+                          ) -> Tuple[Tuple[int, int], str]:
+    """``input_size_of`` and where the size came from.
+
+    Returns:
+        ``((H, W), origin)`` with ``origin`` ``'explicit'`` (``input_size`` given, e.g. ``--shape``),
+        ``'config'`` (the config's ``input_size``) or ``'default'`` (``DEFAULT_INPUT_SIZE``: the
+        config sets none).
+    """
+    if input_size:
+        size, origin = input_size, 'explicit'
+    elif cfg.get('input_size'):
+        size, origin = cfg.get('input_size'), 'config'
+    else:
+        size, origin = DEFAULT_INPUT_SIZE, 'default'
     h, w = (int(v) for v in size)
-    return h, w
+    return (h, w), origin
 
 
 def normalization_of(cfg) -> Dict[str, Dict[str, Tuple[float, ...]]]:

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from .inputs import config_file
     config_file(args.config)   # a config that cannot be read: an input error, before any work
     output = Path(args.output)
+    size_note = _input_size_note(args)
+    print(size_note)
     try:
         result = export_from_config(
             args.config, args.checkpoint, output, input_size=args.shape, nms=args.nms,
@@ -91,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_PARITY
     for rep in result.parity:
         print(rep.format())
-    report = {'export': result.summary(), 'spec': result.spec.to_dict()}
+    report = {'export': dict(result.summary(), input_size_from=size_note),
+              'spec': result.spec.to_dict()}
     compat = check_model(output, args.trt_versions)
     print(compat.format())
     report['tensorrt'] = compat.to_dict()
@@ -108,6 +111,19 @@ def run(args: argparse.Namespace) -> int:
     if args.trt_strict and not all(compat.compatible(v) for v in args.trt_versions):
         return EXIT_TRT
     return 0
+
+
+def _input_size_note(args) -> str:
+    """One line: the network size the graph gets and where it came from (--shape, the config's
+    ``input_size``, or the default because the config sets none)."""
+    from perception.apis.config_spec import input_size_and_origin
+    from perception.models.builder import load_config
+    (h, w), origin = input_size_and_origin(load_config(args.config), args.shape)
+    where = {'explicit': '--shape',
+             'config': f"the config's input_size ({args.config})",
+             'default': f'the default: {args.config} sets no input_size; pass --shape H W or set '
+                        'input_size = (H, W) in the config to export the size it was trained at'}
+    return f'input size {h}x{w} (H x W), from {where[origin]}'
 
 
 def _save_calib(args, spec) -> dict:

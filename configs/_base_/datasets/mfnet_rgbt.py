@@ -4,6 +4,9 @@
 dataset_type = 'MFNetDataset'
 data_root = 'data/MFNet'
 crop_size = (640, 480)  # (W, H)
+# (H, W) of the exported graph and of the PyTorch Predictor: the frames as recorded, the size of
+# the training crops (`perception export` prints where its size came from).
+input_size = (480, 640)
 
 train_pipeline = [
     dict(type='LoadMultiSensorSample'),

@@ -4,6 +4,9 @@
 dataset_type = 'SUNRGBDDataset'
 data_root = 'data/sunrgbd/sunrgbd_trainval'
 img_scale = (640, 480)  # (W, H)
+# (H, W) of the exported graph and of the PyTorch Predictor: the size the frames are trained and
+# tested at (`perception export` prints where its size came from).
+input_size = (480, 640)
 
 train_pipeline = [
     dict(type='LoadMultiSensorSample'),

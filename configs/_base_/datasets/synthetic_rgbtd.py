@@ -3,6 +3,9 @@
 dataset_type = 'SyntheticRGBTDDataset'
 img_size = (256, 320)                  # (H, W) of the generated frames
 crop_size = (img_size[1], img_size[0])  # transforms take (W, H), as in mmcv/mmdet
+# (H, W) of the exported graph and of the PyTorch Predictor (`perception export` prints where its
+# size came from). A config that changes img_size sets input_size with it.
+input_size = (256, 320)
 # Conditions without simulated sensor dropout: `perception test --modality-subsets` evaluates the 7
 # sensor subsets on these (a frame whose only kept sensor failed cannot be evaluated).
 subset_eval_conditions = ['day', 'night', 'glare', 'fog', 'crossover', 'camouflage', 'depth_holes']
