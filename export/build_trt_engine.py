@@ -7,6 +7,12 @@ specific to the GPU, TensorRT version and JetPack they were built with.
     python export/build_trt_engine.py nano.onnx --int8 --calib-data calib/ --calib-cache nano.cache
     python export/build_trt_engine.py nano.onnx --fp16 --print-trtexec       # the equivalent trtexec line
     python export/build_trt_engine.py nano.onnx --fp16 --spec-only           # sidecar for a trtexec engine
+    python export/build_trt_engine.py nano_480x640.onnx --shape 480 640 --fp16  # refuse any other size
+
+An engine runs at one network size, the one its ONNX file was exported at (``perception export
+--shape H W``, else the config's ``input_size``). ``--shape H W`` states the size the engine must have:
+a file exported at another size is refused (re-export it); without it, the file's size is used and
+printed.
 
 Writes ``<engine>.json`` next to the engine: the model spec (input size, classes, normalisation, NMS
 mode) copied from the ONNX metadata, which ``perception.Predictor('nano.engine')`` reads.
@@ -68,6 +74,29 @@ def trtexec_command(onnx_path: Path, engine_path: Path, precision: str, shapes: 
             parts.append(flag + '=' + ','.join(
                 f'{n}:{"x".join(str(d) for d in s[k])}' for n, s in prof.items()))
     return ' '.join(parts)
+
+
+def check_shape(spec, shapes: Dict[str, list], shape: Optional[Sequence[int]],
+                onnx_path: Path) -> Tuple[int, int]:
+    """The (H, W) the engine gets: the ONNX file's (metadata ``input_size`` and every sensor input's
+    last two dims); with ``shape`` given, it must be that.
+
+    Raises:
+        ValueError: ``shape`` differs from the file's size, or the file's inputs disagree with its
+            metadata; the message names the export command for ``shape``.
+    """
+    size = tuple(int(v) for v in spec.input_size)
+    for name, dims in shapes.items():
+        if len(dims) == 4 and tuple(dims[2:]) != size:
+            raise ValueError(f'{onnx_path}: input {name} is {dims[2]}x{dims[3]} but the metadata says '
+                             f'{size[0]}x{size[1]}; re-export it with `perception export`')
+    if shape is not None and tuple(int(v) for v in shape) != size:
+        h, w = (int(v) for v in shape)
+        raise ValueError(f'{onnx_path} was exported at {size[0]}x{size[1]}, not the {h}x{w} asked '
+                         f'for: an engine keeps the ONNX file\'s size. Export it at that size, '
+                         f'`perception export CONFIG CKPT --shape {h} {w} --output FILE.onnx ...`, '
+                         'and build from that file')
+    return size
 
 
 def npz_batches(folder: Path, names: Sequence[str]) -> Iterator[Dict[str, np.ndarray]]:
@@ -157,6 +186,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     prec.add_argument('--int8', dest='precision', action='store_const', const='int8')
     prec.add_argument('--fp32', dest='precision', action='store_const', const='fp32')
     p.set_defaults(precision='fp16')
+    p.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
+                   help='network size the engine must have: refused unless the ONNX file was '
+                        'exported at it (default: the file\'s size, printed)')
     p.add_argument('--batch', nargs=3, type=int, metavar=('MIN', 'OPT', 'MAX'),
                    help='batch range of the optimisation profile (dynamic-batch exports)')
     p.add_argument('--workspace', type=int, default=2048, help='builder workspace in MiB')
@@ -174,7 +206,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     engine = args.output or args.onnx.with_suffix('.engine')
-    _, shapes = read_spec(args.onnx)
+    spec, shapes = read_spec(args.onnx)
+    try:
+        h, w = check_shape(spec, shapes, args.shape, args.onnx)
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    print(f'engine input size {h}x{w} (H x W), '
+          + ('as --shape asks' if args.shape else f'the size {args.onnx.name} was exported at'),
+          file=sys.stderr)
     command = trtexec_command(args.onnx, engine, args.precision, shapes, args.batch,
                               args.workspace, args.calib_cache)
     if args.print_trtexec:

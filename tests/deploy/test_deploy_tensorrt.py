@@ -89,3 +89,17 @@ def test_int8_engine_from_qdq_graph(tiny_exports, tiny_spec, tmp_path):
     engine = build_trt_engine.build_engine(out, tmp_path / 'tiny_int8.engine', 'int8')
     r = Predictor(engine)(**synthetic_frames(1, TINY_SIZE, seed=4)[0].sensors())
     assert r.seg_labels.shape == TINY_SIZE and np.isfinite(r.depth).all()
+
+
+def test_shape_must_be_the_exported_size(tiny_exports, tmp_path, capsys):
+    """``--shape H W`` names the engine's size: the file's own size passes (the sidecar keeps it),
+    any other is refused before a build, with the export command for that size."""
+    path, (h, w) = tiny_exports['trt'].path, TINY_SIZE
+    engine = tmp_path / 'tiny.engine'
+    assert build_trt_engine.main([str(path), '-o', str(engine), '--shape', str(h), str(w),
+                                  '--spec-only']) == 0
+    assert ModelSpec.read_json(sidecar_path(engine)).input_size == TINY_SIZE
+    assert f'engine input size {h}x{w}' in capsys.readouterr().err
+    assert build_trt_engine.main([str(path), '--shape', '480', '640', '--print-trtexec']) == 2
+    err = capsys.readouterr().err
+    assert f'exported at {h}x{w}, not the 480x640' in err and '--shape 480 640' in err
