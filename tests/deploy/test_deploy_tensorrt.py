@@ -103,3 +103,16 @@ def test_shape_must_be_the_exported_size(tiny_exports, tmp_path, capsys):
     assert build_trt_engine.main([str(path), '--shape', '480', '640', '--print-trtexec']) == 2
     err = capsys.readouterr().err
     assert f'exported at {h}x{w}, not the 480x640' in err and '--shape 480 640' in err
+
+
+def test_engine_binding_dtypes_as_polygraphy_reports_them():
+    """polygraphy >= 0.49 reports binding dtypes as DataType members (DataTypeEntry instances): the
+    backend feeds inputs in the numpy dtype they name (an isinstance test against DataType never
+    matched, and np.dtype() refuses them). Runs without tensorrt."""
+    datatype = pytest.importorskip('polygraphy.datatype')
+    from perception.apis.backends.tensorrt import _numpy_dtype
+    DataType = datatype.DataType
+    assert _numpy_dtype(DataType.FLOAT32) == np.float32
+    assert _numpy_dtype(DataType.FLOAT16) == np.float16
+    assert _numpy_dtype(DataType.INT32) == np.int32
+    assert _numpy_dtype(np.float32) == np.float32 and _numpy_dtype(None) == np.float32

@@ -29,16 +29,16 @@ def _import_tensorrt():
 
 
 def _numpy_dtype(dtype) -> np.dtype:
-    """polygraphy >= 0.49 reports its own DataType; older releases numpy dtypes."""
+    """The numpy dtype of an engine binding's dtype as polygraphy reports it: a ``DataType`` member
+    from polygraphy 0.49 on (an instance of ``DataTypeEntry``, not of ``DataType``: an isinstance
+    test against ``DataType`` never matches), a numpy dtype before."""
     if dtype is None:
         return np.dtype(np.float32)
     try:
+        return np.dtype(dtype)
+    except TypeError:
         from polygraphy.datatype import DataType
-        if isinstance(dtype, DataType):
-            return np.dtype(DataType.to_dtype(dtype, 'numpy'))
-    except ImportError:
-        pass
-    return np.dtype(dtype)
+        return np.dtype(DataType.to_dtype(dtype, 'numpy'))
 
 
 class TensorRTBackend:
