@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test clean-venv
 
-$(READY): pyproject.toml tools/setup_env.sh
+$(READY): pyproject.toml tools/setup_env.sh tools/dev_constraints.txt
 	VENV=$(VENV) bash tools/setup_env.sh
 	touch $@
 
@@ -22,8 +22,8 @@ test: $(READY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests `make test` leaves out (pyproject.toml addopts): `slow` (make demo's full run with its pass
-# thresholds enforced, ~10 min on 2 cores) and `timing` (wall-clock latency and rate bounds of the DDS
-# rigs, for an otherwise idle machine). CI (.ci/run) runs both targets.
+# thresholds enforced, 332 s on 2 cores: docs/demo.md) and `timing` (wall-clock latency and rate
+# bounds of the DDS rigs, for an otherwise idle machine). CI (.ci/run) runs both targets.
 .PHONY: test-slow
 test-slow: $(READY)
 	$(PY) -m pytest -m 'slow or timing' $(PYTEST_ARGS)

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-train,deploy,ros,dev}
+EXTRAS=${EXTRAS:-train,deploy,ros,dds,dev}
 TORCH_VERSION=2.13.0
 MMCV_VERSION=2.1.0
 OPENCV_VERSION=5.0.0.93
@@ -43,7 +43,9 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops" 2>/dev/null; then
     CFLAGS="-Wsign-compare -DNDEBUG -g0 -fwrapv -O3 -Wall" \
     $PIP install --no-build-isolation "mmcv==$MMCV_VERSION"
 fi
-step "perception[$EXTRAS]" $PIP install -e ".[$EXTRAS]"
+# pyproject.toml declares ranges (numpy 1.26 to 2.4 for the robot's venvs); the development venv is
+# held to the versions its tests and figures were measured with, numpy 2 among them.
+step "perception[$EXTRAS]" $PIP install -e ".[$EXTRAS]" -c tools/dev_constraints.txt
 step "opencv (headless build owns cv2/)" $PIP install --force-reinstall --no-deps "opencv-python-headless==$OPENCV_VERSION"
 step "import check" "$VENV/bin/python" - <<'PY'
 import cv2, torch, mmengine, mmcv, mmcv.ops, mmseg, mmdet, albumentations, pycocotools, onnx, onnxruntime

@@ -3,18 +3,22 @@ trained for seconds and exported (FP32 + every INT8 target), tiny stand-in expor
 
 The nano exports are the expensive part (model build, trace, onnxsim, parity, calibration); every
 test that needs a real exported model shares them. Shapes are small (64x96) to keep the suite fast.
+
+torch is imported by the fixtures that build models, not here: with ``PERCEPTION_TEST_NANO_EXPORT``
+naming a folder that ``deploy_helpers.export_nano`` wrote (by a Python with the training stack),
+``nano_export`` reads it, so the Predictor tests run in a runtime-only venv
+(tools/ros2/check_apt_python.sh).
 """
-import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))   # deploy_helpers, deploy_standin
 
-from deploy_helpers import CALIB_CONFIG, NANO_CONFIG, NANO_SIZE, TINY_SIZE, export_args  # noqa: E402
-from deploy_standin import TinyPerceptor  # noqa: E402
+from deploy_helpers import (CALIB_CONFIG, NANO_EXPORT_ENV, NANO_SIZE, TINY_SIZE,  # noqa: E402
+                            export_nano, nano_checkpoint_file, read_nano_export)
 
 TRAIN_ITERS = 240     # trained_nano: seconds of training, outputs that follow the input
 
@@ -29,27 +33,17 @@ def calib_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope='session')
 def nano_checkpoint(tmp_path_factory) -> Path:
     """Random-init nano weights saved as a checkpoint, so export and PyTorch predictor share them."""
-    from perception.models import build_model
-    torch.manual_seed(0)
-    model = build_model(NANO_CONFIG)
-    path = tmp_path_factory.mktemp('ckpt') / 'nano_random.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
-    return path
+    return nano_checkpoint_file(tmp_path_factory.mktemp('ckpt') / 'nano_random.pth')
 
 
 @pytest.fixture(scope='session')
-def nano_export(tmp_path_factory, calib_config, nano_checkpoint):
-    """``perception export nano.py CKPT --shape 64 96 --nms onnx --int8`` (random weights)."""
-    from perception.commands import export
-    out = tmp_path_factory.mktemp('nano') / 'nano.onnx'
-    args = export_args(config=NANO_CONFIG, output=out, shape=NANO_SIZE, nms='onnx',
-                       parity_synthetic=1, int8=True, calib_config=calib_config, calib_num=8,
-                       eval_num=4, save_calib_npz=out.parent / 'calib')
-    args.checkpoint = str(nano_checkpoint)
-    assert export.run(args) == 0
-    report = json.loads(out.with_suffix('.report.json').read_text())
-    return dict(onnx=out, int8=out.with_suffix('.int8.onnx'), report=report,
-                checkpoint=nano_checkpoint, calib=out.parent / 'calib')
+def nano_export(tmp_path_factory, request):
+    """``perception export nano.py CKPT --shape 64 96 --nms onnx --int8`` (random weights); read
+    from ``$PERCEPTION_TEST_NANO_EXPORT`` when set (written there by ``export_nano``)."""
+    if os.environ.get(NANO_EXPORT_ENV):
+        return read_nano_export(os.environ[NANO_EXPORT_ENV])
+    return export_nano(tmp_path_factory.mktemp('nano'), request.getfixturevalue('calib_config'),
+                       request.getfixturevalue('nano_checkpoint'))
 
 
 @pytest.fixture(scope='session')
@@ -93,6 +87,8 @@ def trained_nano(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_model():
+    import torch
+    from deploy_standin import TinyPerceptor
     torch.manual_seed(0)
     return TinyPerceptor().eval()
 

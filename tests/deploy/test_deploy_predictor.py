@@ -23,6 +23,7 @@ def onnx_predictor(nano_export):
 
 @pytest.fixture(scope='module')
 def torch_predictor(nano_export):
+    pytest.importorskip('torch', reason='the PyTorch backend is the train extra')
     return Predictor.from_config(NANO_CONFIG, str(nano_export['checkpoint']),
                                  input_size=NANO_SIZE)
 
