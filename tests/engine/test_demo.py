@@ -68,7 +68,7 @@ def test_metrics_below_a_threshold_fail_the_demo(capsys):
 @pytest.mark.real_data
 @pytest.mark.timeout(2400)
 def test_make_demo_passes_its_thresholds(tmp_path, real_root):
-    """What `make demo` runs (``python -m perception.cli demo``, ~10 min on 2 cores): exit 0 and every
+    """What `make demo` runs (``python -m perception.cli demo``, 332 s on 2 cores: docs/demo.md): exit 0 and every
     metric of docs/demo.md at or past its threshold."""
     work = tmp_path / 'demo'
     out = run_demo(work, real_root, timeout=2300)

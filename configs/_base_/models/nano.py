@@ -3,7 +3,8 @@
 # mask-aware attention fusion (per-pixel masked softmax over sensors at every level, cross-modal
 # channel gates at strides 16/32, cross-attention at stride 32), TaskExpert decoder (experts at
 # strides 8-32, all tasks' gates and memories as grouped convs), seg + det + depth heads; detection at
-# strides 4-16, because most objects are small (median 12 px at the study's 128x160; docs/results.md).
+# strides 4-16, because most objects are small (median 13 px at the study's 128x160; docs/results.md,
+# "Diagnosis").
 # Dataset configs set the class counts: model = dict(num_classes=dict(seg=..., det=...)).
 # The caller sets default_scope = 'perception'.
 norm_cfg = dict(type='BN')

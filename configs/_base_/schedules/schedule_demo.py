@@ -1,5 +1,5 @@
 # The embedded demo's CPU schedule: short, AdamW with warm-up and cosine decay to the end.
-max_iters = 500  # ~4.3 min on 2 cores (AMD EPYC, bf16) at batch 8, 256x320 (docs/demo.md)
+max_iters = 500  # 287 s on 2 cores (AMD EPYC, bf16) at batch 8, 256x320: docs/demo.md's measured run
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999), weight_decay=0.01),
