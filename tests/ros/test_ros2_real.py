@@ -4,8 +4,8 @@ tools/ros2/setup_ros2.sh builds from ../shared/ros2 (rclpy, rmw_cyclonedds_cpp, 
 Its environment has to be sourced before Python starts (the dynamic linker reads LD_LIBRARY_PATH only
 then), so the real tests run in one pytest subprocess with it sourced, and each reports here under its
 own name. Without the build they skip with the reason; under ``PERCEPTION_ROS2_REQUIRED=1`` (make
-test-ros) they fail instead. In a shell that sourced a ROS 2 install, ``pytest tests/ros/real`` runs
-them directly (and this module skips).
+test-ros, CI) they fail instead, and so does a real test that skips inside the subprocess. In a shell
+that sourced a ROS 2 install, ``pytest tests/ros/real`` runs them directly (and this module skips).
 """
 import ast
 import importlib.util
@@ -94,7 +94,12 @@ def test_on_real_ros2(real_run, test_id):
     if bad:
         pytest.fail('\n\n'.join(f'{name}: {message}\n{detail}' for name, _, message, detail in bad)
                     + f'\n(full output: {log})', pytrace=False)
-    if all(c[1] == 'skipped' for c in cases):
+    skipped = [c for c in cases if c[1] == 'skipped']
+    if skipped and ros2_env.required():      # make test-ros, CI: the real ROS 2 is there to be used
+        pytest.fail('\n'.join(f'{name} skipped on the real ROS 2 under {ros2_env.REQUIRED_ENV}=1: '
+                               f'{message}' for name, _, message, _ in skipped)
+                    + f'\n(full output: {log})', pytrace=False)
+    if len(skipped) == len(cases):
         pytest.skip(cases[0][2])
 
 
@@ -104,3 +109,5 @@ def test_real_tests_carry_their_selecting_marks():
     marks = {p.values[0]: {m.name for m in p.marks} for p in real_tests()}
     assert marks['test_ros2_launch::test_dds_rig_scenario_timing_through_rclpy'] == {'timing'}
     assert marks['test_ros2_launch::test_dds_rig_scenarios_through_rclpy'] == set()
+    assert marks['test_ros2_launch::test_exported_nano_model_timing'] == {'timing'}
+    assert marks['test_ros2_launch::test_exported_nano_model_end_to_end'] == set()
