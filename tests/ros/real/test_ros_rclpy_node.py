@@ -132,22 +132,27 @@ def test_configure_cleanup_cycles_leave_no_publishers_behind(ros_context):
 
 
 def test_a_failing_activate_says_why_and_leaves_nothing_subscribed(ros_context, capfd):
-    """An invalid topic name makes create_subscription raise half-way through activate. rclpy turned
-    that into ERROR without a word, and error processing left the node unconfigured with the
-    subscriptions made so far (and its publishers) alive, for the next configure to orphan."""
-    node = toy_node(**{'topics.thermal': 'thermal camera/image'})      # a space: invalid
+    """An invalid topic name makes create_subscription raise half-way through activate (the depth
+    topic, the last sensor: rgb and thermal are subscribed by then). rclpy turned that into ERROR
+    without a word, and error processing left the node unconfigured with the subscriptions made so
+    far (and its publishers) alive, for the next configure to orphan. Every subscription of the node
+    is counted, not one topic's."""
+    node = toy_node(**{'topics.depth': 'depth camera/image'})          # a space: invalid
+    base_subscriptions = len(list(node.subscriptions))                 # parameter services' own
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
     err = capfd.readouterr().err
-    assert 'activate failed: InvalidTopicNameException' in err and 'thermal camera/image' in err
+    assert 'activate failed: InvalidTopicNameException' in err and 'depth camera/image' in err
     assert node._state_machine.current_state[1] == 'inactive'     # FAILURE: back to inactive
-    assert subscriptions_on(node, RGB_TOPIC) == [] and node._timer is None
+    assert len(list(node.subscriptions)) == base_subscriptions and not node._subs
+    assert node._timer is None and not list(node.timers)
     assert not node.core.worker.running
     # fixed parameter: cleanup, configure, activate work, and nothing is duplicated
-    node.set_parameters([Parameter('topics.thermal', value='/thermal/image_raw')])
+    node.set_parameters([Parameter('topics.depth', value='/camera/depth/image_rect_raw')])
     assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    assert len(list(node.subscriptions)) == base_subscriptions + 3     # one per sensor
     assert len(subscriptions_on(node, RGB_TOPIC)) == 1
     assert sum(p.topic_name == '/perception/labels' for p in node.publishers) == 1
     node.trigger_deactivate()
