@@ -90,7 +90,8 @@ class NodeConfig:
     output_topics: Dict[str, str] = field(default_factory=lambda: {
         'labels': 'perception/labels', 'overlay': 'perception/overlay',
         'detections': 'perception/detections', 'depth': 'perception/depth',
-        'camera_info': 'perception/camera_info', 'diagnostics': '/diagnostics'})
+        'camera_info': 'perception/camera_info', 'diagnostics': '/diagnostics',
+        'det_classes': 'perception/det_classes', 'seg_classes': 'perception/seg_classes'})
     publish: Tuple[str, ...] = OUTPUTS
     labels_encoding: str = 'auto'
     class_id: str = 'name'
@@ -233,6 +234,12 @@ class NodeConfig:
                       stacklevel=2)
         return self.iou_thr
 
+    @staticmethod
+    def class_qos_spec() -> QosSpec:
+        """The class lists' QoS: reliable, transient local, the last one kept (a late subscriber
+        still gets it, as with vision_msgs' LabelInfo convention)."""
+        return QosSpec('reliable', 1, 'transient_local')
+
     def input_qos_spec(self) -> QosSpec:
         return QosSpec.preset(self.input_qos, self.input_qos_depth)
 
@@ -280,7 +287,7 @@ class NodeConfig:
             elif key.startswith('sync.') and key[5:] in ('slop', 'queue_size'):
                 kwargs[key[5:]] = value
             elif key in names:
-                kwargs[key] = tuple(value) if key in ('publish', 'ort_providers') else value
+                kwargs[key] = tuple(value or ()) if key in ('publish', 'ort_providers') else value
             else:
                 raise ValueError(f'unknown parameter {key!r}; known: {sorted(cls.parameter_names())}')
         if former_info:
@@ -315,7 +322,7 @@ class NodeConfig:
                 value = getattr(self, name.split('.', 1)[1])
                 out[name] = list(value) if isinstance(value, tuple) else value
             elif name.startswith('output_topics.'):
-                out[name] = self.output_topics[name.split('.', 1)[1]]
+                out[name] = self.output_topics.get(name.split('.', 1)[1], '')
             elif name.startswith('sync.'):
                 out[name] = getattr(self, name[5:])
             else:

@@ -32,7 +32,7 @@ from perception.results import PerceptionResult
 from .config import NodeConfig
 from .health import ERROR, OK, WARN, SensorHealth, diagnostics_message
 from .image_codec import decode_sensor
-from .outputs import result_messages
+from .outputs import CLASS_OUTPUTS, label_info_message, result_messages
 from .sync import ApproximateTimeSync, MatchedSet
 from .typestore import header as make_header
 from .typestore import stamp_ns
@@ -138,6 +138,27 @@ class PerceptionCore:
             None. Starting a running worker does nothing.
         """
         self.worker.start()
+
+    def class_messages(self) -> Dict[str, Any]:
+        """The model's class lists as ``vision_msgs/LabelInfo`` (``det_classes``: detection
+        classes, threshold ``score_thr``; ``seg_classes``: the label image's classes), from the
+        predictor's ``ModelSpec``; those it has none of, or whose topic is empty, are left out."""
+        spec = getattr(self.predictor, 'spec', None)
+        header = make_header(self.stamp_clock(), self.config.output_frame_id)
+        out = {}
+        for name, threshold in zip(CLASS_OUTPUTS, (self.config.score_thr, 0.0)):
+            classes = tuple(getattr(spec, name, ()) or ())
+            if classes and self.config.output_topics.get(name):
+                out[name] = label_info_message(classes, header, threshold)
+        return out
+
+    def publish_classes(self) -> Dict[str, Any]:
+        """Publish ``class_messages`` through the sink (once, after the outputs are active: the
+        transports give those topics a transient-local QoS). Returns what was published."""
+        messages = self.class_messages()
+        for name, msg in messages.items():
+            self.sink(name, msg)
+        return messages
 
     def stop(self) -> None:
         """Stop the inference worker, waiting (up to 5 s) for the set it is processing.

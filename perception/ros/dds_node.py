@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .config import NodeConfig, QosSpec, load_params_file
 from .core import PerceptionCore, PredictorFn, counters_summary
 from .dds import DdsBus, DdsPublisher, DdsSubscription, loopback_config
-from .outputs import OUTPUT_TYPES
+from .outputs import CLASS_OUTPUTS, OUTPUT_TYPES
 from .typestore import CAMERA_INFO
 TICK_PERIOD_S = 0.1
 
@@ -38,6 +38,10 @@ class DdsPerceptionNode:
             topic = config.output_topics.get(name)
             if topic:
                 self.publishers[name] = bus.publisher(topic, OUTPUT_TYPES[name], config.output_qos_spec())
+        for name in CLASS_OUTPUTS:      # the class lists: transient local, for late subscribers
+            if config.output_topics.get(name):
+                self.publishers[name] = bus.publisher(config.output_topics[name], OUTPUT_TYPES[name],
+                                                      config.class_qos_spec())
         self.subscriptions: List[DdsSubscription] = []
         for sensor in config.sensors:     # raw Image or CompressedImage (topics.<sensor>_transport)
             self.subscriptions.append(bus.subscribe(
@@ -65,6 +69,7 @@ class DdsPerceptionNode:
     def start(self) -> None:
         self.core.start()
         self.bus.start()
+        self.core.publish_classes()
         self._stop.clear()
         self._ticker = threading.Thread(target=self._tick_loop, name='perception-tick', daemon=True)
         self._ticker.start()

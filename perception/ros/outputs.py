@@ -10,7 +10,7 @@ skips that frame instead of publishing something misaligned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -18,13 +18,18 @@ from perception.results import PerceptionResult
 
 from .image_codec import array_to_image
 from .overlay import base_image, render_overlay
-from .typestore import CAMERA_INFO, DETECTION2D_ARRAY, DIAGNOSTIC_ARRAY, IMAGE, msg_class
+from .typestore import (CAMERA_INFO, DETECTION2D_ARRAY, DIAGNOSTIC_ARRAY, IMAGE, LABEL_INFO,
+                        msg_class)
 
 OUTPUTS: Tuple[str, ...] = ('labels', 'overlay', 'detections', 'depth')
-#: Everything the node publishes (``OUTPUTS`` plus pass-through camera info and diagnostics) -> type
+#: The model's class lists, published once as vision_msgs/LabelInfo on transient-local topics.
+CLASS_OUTPUTS: Tuple[str, ...] = ('det_classes', 'seg_classes')
+#: Everything the node publishes (``OUTPUTS`` plus pass-through camera info, diagnostics and the
+#: class lists) -> type
 OUTPUT_TYPES: Dict[str, str] = {
     'labels': IMAGE, 'overlay': IMAGE, 'depth': IMAGE, 'detections': DETECTION2D_ARRAY,
-    'camera_info': CAMERA_INFO, 'diagnostics': DIAGNOSTIC_ARRAY}
+    'camera_info': CAMERA_INFO, 'diagnostics': DIAGNOSTIC_ARRAY,
+    'det_classes': LABEL_INFO, 'seg_classes': LABEL_INFO}
 LABEL_ENCODINGS = ('auto', 'mono8', 'mono16')
 CLASS_ID_MODES = ('name', 'index')
 
@@ -103,6 +108,16 @@ def detections_message(result: PerceptionResult, header: Any, score_thr: float =
             size_x=float(x2 - x1), size_y=float(y2 - y1))
         detections.append(types['Detection2D'](header=header, results=[hypothesis], bbox=bbox, id=''))
     return msg_class(DETECTION2D_ARRAY)(header=header, detections=detections)
+
+
+def label_info_message(classes: Sequence[str], header: Any, threshold: float = 0.0) -> Any:
+    """``vision_msgs/LabelInfo``: ``class_map`` = one ``VisionClass`` per class, ``class_id`` its
+    index (what ``Detection2D`` carries with ``class_id: index``; the ``class_name`` is what it
+    carries with ``class_id: name``), ``threshold`` the score below which nothing is published."""
+    types = msg_class(LABEL_INFO), msg_class('vision_msgs/msg/VisionClass')
+    return types[0](header=header, threshold=float(threshold),
+                    class_map=[types[1](class_id=i, class_name=str(name))
+                               for i, name in enumerate(classes)])
 
 
 def result_messages(result: PerceptionResult, header: Any, inputs: Mapping[str, Optional[np.ndarray]],

@@ -100,6 +100,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, predictor: PredictorFn
             if core is None:   # created at the first message: its start-up grace is in bag time
                 core = PerceptionCore(config, predictor, sink, clock=lambda: now_ns[0] * 1e-9,
                                       stamp_clock=lambda: now_ns[0])
+                core.publish_classes()      # the model's class lists, at the bag's start
             if copy_inputs:
                 writer.write_cdr(bag_msg.topic, bag_msg.msgtype, bag_msg.log_time_ns, bag_msg.cdr)
             try:

@@ -16,12 +16,14 @@ from rosbags.typesys.store import Typestore
 MSG_DIR = Path(__file__).with_name('msg')
 #: vision_msgs types registered from ``msg/*.msg`` (order is irrelevant: rosbags resolves names).
 VISION_MSGS: Tuple[str, ...] = ('Point2D', 'Pose2D', 'BoundingBox2D', 'ObjectHypothesis',
-                                'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray')
+                                'ObjectHypothesisWithPose', 'Detection2D', 'Detection2DArray',
+                                'VisionClass', 'LabelInfo')
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 DETECTION2D_ARRAY = 'vision_msgs/msg/Detection2DArray'
+LABEL_INFO = 'vision_msgs/msg/LabelInfo'
 DIAGNOSTIC_ARRAY = 'diagnostic_msgs/msg/DiagnosticArray'
 
 

@@ -27,16 +27,17 @@ from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from vision_msgs.msg import Detection2DArray
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from perception.ros import typestore as ts
 from perception.contract import DEPRECATED_SETTING_NAMES
 from perception.ros.config import DEPRECATED_CAMERA_INFO, NodeConfig, QosSpec
 from perception.ros.core import PerceptionCore, counters_summary
-from perception.ros.outputs import OUTPUT_TYPES
+from perception.ros.outputs import CLASS_OUTPUTS, OUTPUT_TYPES
 from perception.ros.predictor_factory import predictor_of
 
 ROS_TYPES = {ts.IMAGE: Image, ts.COMPRESSED_IMAGE: CompressedImage, ts.CAMERA_INFO: CameraInfo, ts.DETECTION2D_ARRAY: Detection2DArray,
+             ts.LABEL_INFO: LabelInfo,
              ts.DIAGNOSTIC_ARRAY: DiagnosticArray}
 TICK_PERIOD_S = 0.1
 #: Former parameter names, declared (without a value) so that a params file still using them reaches
@@ -89,7 +90,9 @@ class PerceptionNode(Node):
             self._activate_inputs()
             # activates the lifecycle publishers; inside the try, so that a failure there is
             # logged and undone too
-            return super().on_activate(state)
+            result = super().on_activate(state)
+            self.core.publish_classes()     # once the publishers are active
+            return result
         except Exception as err:  # e.g. an invalid topic name: back to inactive, nothing subscribed
             self._failed('activate', err)
             self._teardown_inputs()
@@ -156,6 +159,11 @@ class PerceptionNode(Node):
             if topic:
                 self._pubs[name] = self.create_lifecycle_publisher(
                     ROS_TYPES[OUTPUT_TYPES[name]], topic, qos_profile(config.output_qos_spec()))
+        for name in CLASS_OUTPUTS:      # the class lists: transient local, for late subscribers
+            if config.output_topics.get(name):
+                self._pubs[name] = self.create_lifecycle_publisher(
+                    ROS_TYPES[OUTPUT_TYPES[name]], config.output_topics[name],
+                    qos_profile(config.class_qos_spec()))
         self.core = PerceptionCore(config, predictor, self._publish, clock=time.monotonic,
                                    stamp_clock=lambda: self.get_clock().now().nanoseconds,
                                    logger=self.get_logger())

@@ -12,6 +12,7 @@ from core_harness import PERIOD_S, FailsFirst, Harness, log_an_error_and_a_warni
 from ros_testkit import ToyPredictor, camera_info, synthetic_frame
 
 from perception.contract import ConfigError
+from perception.ros.config import NodeConfig
 from perception.ros import typestore as ts
 from perception.ros.health import ERROR, OK, STALE, WARN
 from perception.ros.image_codec import array_to_image, encode_sensor, image_to_array
@@ -281,3 +282,30 @@ def test_topics_of_sensors_the_model_does_not_use_are_not_subscribed(caplog):
         h.core.on_image('depth', h.images(1)['depth'])
     with pytest.raises(ConfigError, match='the model uses'):
         Harness(predictor=TwoSensorPredictor(), topics={'rgb': '', 'thermal': '', 'depth': '/d'})
+
+
+class SpecPredictor(ToyPredictor):
+    """A predictor with a ModelSpec-like spec (class lists, all sensors)."""
+    spec = type('Spec', (), dict(trained_sensors=('rgb', 'thermal', 'depth'), thermal_scaling=None,
+                                 normalization=None, det_classes=('person', 'car'),
+                                 seg_classes=('background', 'road', 'person'), display_thr=None))()
+
+
+def test_class_lists_are_published_as_label_info():
+    """vision_msgs/LabelInfo of the model's detection and segmentation classes: id = index, name,
+    the detections' threshold; a topic set to '' is not published, a predictor without a spec
+    publishes none."""
+    h = Harness(predictor=SpecPredictor(), score_thr=0.4)
+    sent = h.core.publish_classes()
+    assert set(sent) == {'det_classes', 'seg_classes'} == {n for n, _ in h.out}
+    det = dict(h.out)['det_classes']
+    assert [(c.class_id, c.class_name) for c in det.class_map] == [(0, 'person'), (1, 'car')]
+    assert det.threshold == pytest.approx(0.4)
+    assert [c.class_name for c in dict(h.out)['seg_classes'].class_map] == [
+        'background', 'road', 'person']
+    assert dict(h.out)['seg_classes'].threshold == 0.0
+    ts.deserialize(ts.serialize(det, ts.LABEL_INFO), ts.LABEL_INFO)       # a valid message
+    quiet = Harness(predictor=SpecPredictor(),
+                    output_topics=dict(NodeConfig().output_topics, seg_classes=''))
+    assert set(quiet.core.publish_classes()) == {'det_classes'}
+    assert Harness().core.publish_classes() == {}

@@ -120,7 +120,7 @@ def test_configure_cleanup_cycles_leave_no_publishers_behind(ros_context):
     for _ in range(3):
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         outputs = len(node._pubs)
-        assert outputs == 5                                # labels overlay detections depth diagnostics
+        assert outputs == 7     # labels overlay detections depth diagnostics det_classes seg_classes
         assert len(list(node.publishers)) == base_publishers + outputs
         assert len(node._managed_entities) == base_entities + outputs
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
