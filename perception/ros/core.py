@@ -38,6 +38,11 @@ from .typestore import header as make_header
 from .typestore import stamp_ns
 from .worker import LatestOnlyWorker
 
+#: The per-stage times the core keeps (running means, ``ms.<stage>`` in ``stats`` and /diagnostics):
+#: one image's decoding, a set's registration, the Predictor's own three stages, building the output
+#: messages and handing them to the transport.
+STAGES = ('decode', 'register', 'preprocess', 'inference', 'postprocess', 'encode', 'publish')
+
 #: ``predictor(rgb=..., thermal=..., depth=...) -> PerceptionResult`` (absent sensors are None).
 PredictorFn = Callable[..., PerceptionResult]
 Sink = Callable[[str, Any], None]
@@ -127,7 +132,9 @@ class PerceptionCore:
             **{f'malformed.{s}': 0 for s in config.sensors},
             'malformed_sets': 0, 'awaiting_camera_info': 0, 'processed': 0, 'predictor_errors': 0,
             'output_errors': 0,
-            'last_process_ms': 0.0, 'mean_process_ms': 0.0, 'last_age_ms': 0.0}
+            'last_process_ms': 0.0, 'mean_process_ms': 0.0, 'last_age_ms': 0.0,
+            **{f'ms.{stage}': 0.0 for stage in STAGES}}
+        self._stage_counts: Dict[str, int] = {stage: 0 for stage in STAGES}
 
     # --- lifecycle (live mode: a worker thread runs the predictor) -------------------------------
     def start(self) -> None:
@@ -191,8 +198,10 @@ class PerceptionCore:
             now = self.clock()
             self.counters[f'received.{sensor}'] += 1
             try:
+                t0 = time.perf_counter()
                 frame = decode_sensor(msg, sensor, source=f'{sensor} on {topic}',
                                       thermal_scaling=self.thermal_scaling)
+                self._stage('decode', t0)
                 stamp = stamp_ns(msg.header)
             except SensorError as err:
                 self.counters[f'malformed.{sensor}'] += 1
@@ -284,6 +293,7 @@ class PerceptionCore:
         if self.registration is not None:
             try:
                 on_rgb = self.registration.apply(**frames, thermal_fill=self.thermal_fill)
+                self._stage('register', t0)
             except SensorError as err:
                 with self._lock:
                     self.counters['malformed_sets'] += 1
@@ -300,9 +310,14 @@ class PerceptionCore:
             self._log_throttled('predictor', 'error', f'predictor failed on the set stamped '
                                 f'{frame_set.stamp_ns} ns: {type(err).__name__}: {err}')
             return {}
+        for stage in ('preprocess', 'inference', 'postprocess'):   # the Predictor's own timings
+            if stage in (getattr(result, 'timings_ms', None) or {}):
+                self._stage(stage, ms=result.timings_ms[stage])
         try:
+            t_encode = time.perf_counter()
             messages = result_messages(result, frame_set.header, frames, shape,
                                        self.output_options)
+            self._stage('encode', t_encode)
         except (ValueError, TypeError) as err:
             self.counters['output_errors'] += 1
             self._log_throttled('outputs', 'error', f'predictor result for the set stamped '
@@ -312,8 +327,10 @@ class PerceptionCore:
             info = self._camera_infos.get(self.config.output_camera_info)
         if info is not None and self.config.output_topics.get('camera_info'):
             messages['camera_info'] = dataclasses.replace(info, header=frame_set.header)
+        t_publish = time.perf_counter()
         for name, message in messages.items():
             self.sink(name, message)
+        self._stage('publish', t_publish)
         ms = (time.perf_counter() - t0) * 1e3
         with self._lock:
             n = self.counters['processed'] = self.counters['processed'] + 1
@@ -346,7 +363,8 @@ class PerceptionCore:
         Returns:
             ``received.<sensor>``, ``malformed.<sensor>``, ``malformed_sets``,
             ``awaiting_camera_info``, ``processed``, ``predictor_errors``, ``output_errors``,
-            timings (``last_process_ms``, ``mean_process_ms``, ``last_age_ms``), the drops
+            timings (``last_process_ms``, ``mean_process_ms``, ``last_age_ms``; the running mean of
+            each stage of ``STAGES`` as ``ms.<stage>``), the drops
             (``sync.*``: emitted/late/duplicate/overflow/superseded, ``busy_dropped``) and
             ``active_sensors`` and ``ignored_sensors`` (enabled but not used by the model), both
             comma-separated.
@@ -360,6 +378,13 @@ class PerceptionCore:
                     'ignored_sensors': ','.join(self.ignored_sensors)}
 
     # --- internals -----------------------------------------------------------------------------
+    def _stage(self, stage: str, since: Optional[float] = None, ms: Optional[float] = None) -> None:
+        """Fold one stage time (``ms``, or from ``since`` to now) into its running mean
+        ``ms.<stage>`` (what /diagnostics carries)."""
+        value = (time.perf_counter() - since) * 1e3 if ms is None else float(ms)
+        with self._lock:
+            n = self._stage_counts[stage] = self._stage_counts[stage] + 1
+            self.counters[f'ms.{stage}'] += (value - self.counters[f'ms.{stage}']) / n
     def _build_registration(self) -> None:
         from perception.sensors.calibration import registration_from_camera_info
         infos = self._registration_infos

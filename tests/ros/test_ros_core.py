@@ -309,3 +309,26 @@ def test_class_lists_are_published_as_label_info():
                     output_topics=dict(NodeConfig().output_topics, seg_classes=''))
     assert set(quiet.core.publish_classes()) == {'det_classes'}
     assert Harness().core.publish_classes() == {}
+
+
+def test_stage_times_reach_the_diagnostics():
+    """Per-stage running means (decode, the Predictor's own stages, encode, publish) are counters,
+    so /diagnostics carries them; a stage that did not run (no registration) stays 0."""
+    from perception.ros.core import STAGES
+
+    class Timed(ToyPredictor):
+        def __call__(self, **kw):
+            result = super().__call__(**kw)
+            result.timings_ms = {'preprocess': 1.0, 'inference': 3.0, 'postprocess': 0.5}
+            return result
+    h = Harness(predictor=Timed())
+    for k in range(3):
+        h.frame(k)
+    stats = h.core.stats()
+    assert {f'ms.{s}' for s in STAGES} <= set(stats)
+    assert stats['ms.inference'] == 3.0 and stats['ms.preprocess'] == 1.0
+    assert stats['ms.decode'] > 0 and stats['ms.encode'] > 0 and stats['ms.publish'] >= 0
+    assert stats['ms.register'] == 0.0
+    diag = h.core.publish_diagnostics()
+    values = {kv.key: kv.value for st in diag.status for kv in st.values}
+    assert float(values['ms.inference']) == 3.0
