@@ -4,15 +4,18 @@ All five models share the encoders, the attention fusion and the training recipe
 batch, data and augmentation); they differ only in the decoder (TaskExpert MoE or the plain shared
 top-down decoder) and in the tasks they carry. Each single-task model gets the same training budget
 as the multi-task model, so the three together cost three times its training. Params, FLOPs and
-CPU latency are measured here with all three sensors at the deployment size 256x320 (batch 1,
-PyTorch eager on this machine's CPU threads).
+CPU latency are measured here with all three sensors at the deployment size 256x320 (batch 1) on the
+deployed graph -- re-parameterised, as ``perception export`` writes it -- in ONNX Runtime FP32 (the
+latency column) and PyTorch eager (``common.latency_costs``, as every study and the benchmark time
+it).
 """
 from __future__ import annotations
 
 from typing import Dict
 
 from . import report
-from .common import Log, Settings, Trained, base_config, evaluate, train, variant
+from .common import (Log, Settings, Trained, base_config, evaluate, latency_costs, size_label,
+                     train, variant)
 
 NAME = 'multitask'
 TITLE = 'Study 3: multi-task MoE vs single-task models vs plain shared decoder'
@@ -22,19 +25,16 @@ COST_SIZE = (256, 320)
 SINGLE = {'seg': 'seg only', 'det': 'det only', 'depth': 'depth only'}
 
 
-def cost(model: Trained, runs: int) -> Dict[str, float]:
-    """Parameters, multiply-adds and median latency of one forward with every sensor present."""
-    import torch
+COST_KEYS = ('params_m', 'gmacs', 'latency_ms', 'eager_ms')
 
-    from perception.benchmark.runners import (count_flops, latency_stats, perception_model,
-                                              sensor_inputs, time_runner, torch_runner)
-    net = perception_model(model.config)
-    inputs = sensor_inputs(COST_SIZE)
-    params = sum(p.numel() for p in net.parameters())
-    flops = count_flops(net, inputs)
-    with torch.inference_mode():
-        stats = latency_stats(time_runner(torch_runner(net, inputs), runs, max(1, runs // 5)))
-    return dict(params_m=params / 1e6, gmacs=flops / 1e9, latency_ms=stats['median_ms'])
+
+def cost(name: str, model: Trained, runs: int, folder: str, log: Log = print) -> Dict[str, float]:
+    """Parameters (as trained), multiply-adds and median latency of the deployed graph with every
+    sensor present: ``latency_ms`` in ONNX Runtime FP32, ``eager_ms`` in PyTorch eager."""
+    c = latency_costs(name, model, [COST_SIZE], runs, folder, log)
+    at = c[size_label(COST_SIZE)]
+    return dict(params_m=c['params_m'], gmacs=at['gmacs'], latency_ms=at['onnxruntime fp32'],
+                eager_ms=at['pytorch eager'])
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
@@ -46,10 +46,14 @@ def run(settings: Settings, log: Log = print) -> Dict:
         trained[name] = train(variant(base, tasks=(task, )), name.replace(' ', '_'), settings, log)
     metrics = {name: evaluate(m, settings, 'all_conditions', log=log)
                for name, m in trained.items()}
-    log(f'  measuring params, FLOPs and latency at {COST_SIZE[0]}x{COST_SIZE[1]}')
-    costs = {name: cost(m, settings.latency_runs) for name, m in trained.items()}
+    log(f'  measuring params, FLOPs and latency of the deployed graphs at '
+        f'{size_label(COST_SIZE)}')
+    import os.path as osp
+    folder = osp.join(settings.work_dir, NAME, 'latency')
+    costs = {name: cost(name, m, settings.latency_runs, folder, log)
+             for name, m in trained.items()}
     costs['3 single-task models (sum)'] = {
-        k: sum(costs[n][k] for n in SINGLE.values()) for k in ('params_m', 'gmacs', 'latency_ms')}
+        k: sum(costs[n][k] for n in SINGLE.values()) for k in COST_KEYS}
     return dict(metrics=metrics, costs=costs,
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
 
@@ -62,9 +66,10 @@ def summary(result: Dict) -> str:
             m = {k: v for n in SINGLE.values() for k, v in result['metrics'][n].items()
                  if v == v}  # NaN: a task the model does not have
         rows.append([name] + [report.fmt(m.get(key)) for key, _, _ in report.HEADLINE] +
-                    [f"{c['params_m']:.2f}", f"{c['gmacs']:.2f}", f"{c['latency_ms']:.1f}"])
+                    [f"{c['params_m']:.2f}", f"{c['gmacs']:.2f}", f"{c['latency_ms']:.1f}",
+                     f"{c['eager_ms']:.1f}"])
     return report.md_table(report.metric_header('model') +
-                           ['params (M)', 'GMACs', 'latency (ms)'], rows)
+                           ['params (M)', 'GMACs', 'ORT ms', 'eager ms'], rows)
 
 
 def figures(result: Dict, folder: str) -> list:
@@ -82,7 +87,8 @@ def figures(result: Dict, folder: str) -> list:
     axes[4].axhline(result['costs']['3 single-task models (sum)']['latency_ms'], color='k', ls='--',
                     label='3 single-task models (sum)')
     axes[4].set_xticks(range(len(names)), names, rotation=30, ha='right', fontsize=8)
-    axes[4].set_title(f'CPU latency, ms at {COST_SIZE[0]}x{COST_SIZE[1]}', fontsize=10)
+    axes[4].set_title(f'deployed graph, ONNX Runtime ms at {COST_SIZE[0]}x{COST_SIZE[1]}',
+                      fontsize=10)
     axes[4].legend(fontsize=7)
     return [report.save_figure(fig, folder, FIGURE)]
 
@@ -91,8 +97,10 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
     out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}. Test: '
            'held-out frames of every condition (including the simulated sensor failures), all '
            'sensors the frame has.', '', report.training_lines(result['training']), '',
-           'Metrics on the test frames; params, multiply-adds (GMACs, all three sensors) and '
-           f'median CPU latency (PyTorch, batch 1) at {COST_SIZE[0]}x{COST_SIZE[1]}. A single-task '
+           'Metrics on the test frames; params (as trained), multiply-adds (GMACs, all three '
+           'sensors) and median CPU latency of the deployed graph (re-parameterised as exported, '
+           f'batch 1) in ONNX Runtime FP32 and PyTorch eager at {COST_SIZE[0]}x{COST_SIZE[1]}, '
+           'measured in this run. A single-task '
            'model has its task\'s metrics only; the sum row adds up the three single-task models '
            'and shows each one\'s own metric:', '', summary(result), '',
            f'![multi-task vs single-task]({images}/{FIGURE})', '']
