@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'the model\'s display_thr, chosen on validation frames; else every '
                              'kept detection)')
     parser.add_argument('--iou-thr', type=float, help='host NMS IoU (default: the model\'s)')
+    parser.add_argument('--boxes-only', action='store_true',
+                        help='overlays without the segmentation colours (e.g. a model whose '
+                             'segmentation is of the synthetic scenes, on real frames)')
     parser.add_argument('--input-size', nargs=2, type=int, metavar=('H', 'W'),
                         help='network size for a config model (exported models are fixed)')
     parser.add_argument('--device', default='cpu', help='device for a config model')
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         shape = next(iter(shown.values())).shape[:2]
         overlay = draw_result(base_image(shown.get('rgb'), shown.get('thermal'),
                                          shown.get('depth'), shape), result,
-                              display_thr=display_thr)
+                              display_thr=display_thr, with_seg=not args.boxes_only)
         cv2.imwrite(str(out / f'{stem}_overlay.png'), overlay[:, :, ::-1])
         if result.depth is not None:
             cv2.imwrite(str(out / f'{stem}_depth.png'), depth_colormap(result.depth)[:, :, ::-1])

@@ -339,7 +339,8 @@ def figures(result: Dict, folder: str) -> list:
                  'RGB only'),
                 (row[1], 'fused', base_image(None, pic['thermal'], None, pic['rgb'].shape[:2]),
                  'RGB + thermal (drawn on thermal)')):
-            ax.imshow(draw_result(base, pic[key], text_scale=0.5))
+            # boxes only: the segmentation of this model is the synthetic scenes' classes
+            ax.imshow(draw_result(base, pic[key], text_scale=0.5, with_seg=False))
             ax.set_title(f'{pic["name"]}: {title}, {pic[key].num_detections} boxes '
                          f'({pic["objects"]} labelled objects)', fontsize=9)
             ax.axis('off')

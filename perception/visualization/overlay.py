@@ -62,7 +62,8 @@ def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Op
 
 
 def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
-                text_scale: float = 0.4, display_thr: Optional[float] = None) -> np.ndarray:
+                text_scale: float = 0.4, display_thr: Optional[float] = None,
+                with_seg: bool = True) -> np.ndarray:
     """``render_overlay`` of a result, each box labelled with its class name (and score).
 
     Args:
@@ -72,12 +73,15 @@ def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
         text_scale: font scale of the box labels.
         display_thr: draw only the boxes scored this or more (the model's ``display_thr``);
             None: every box of the result.
+        with_seg: blend the segmentation in (False: boxes only, e.g. a model whose segmentation
+            classes are the synthetic scenes' drawn on a real frame).
 
     Returns:
         RGB uint8 (H, W, 3).
     """
     result = result.displayed(display_thr)
-    img = render_overlay(base, result.seg_labels, result.det_boxes, result.det_labels, alpha)
+    img = render_overlay(base, result.seg_labels if with_seg else None, result.det_boxes,
+                         result.det_labels, alpha)
     if result.det_boxes is None or not len(result.det_boxes):
         return img
     from .text import put_text   # OpenCV: only for the labels
@@ -88,6 +92,7 @@ def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,
         label = int(label)
         name = names[label] if 0 <= label < len(names) else str(label)
         text = name if score is None else f'{name} {float(score):.2f}'
+        # a dark outline: the label reads over any background (a red label on red boxes did not)
         put_text(img, text, (int(round(float(box[0]))), max(int(round(float(box[1]))) - 3, 10)),
-                 text_scale, colours[label], outline=None)
+                 text_scale, colours[label], outline=(0, 0, 0))
     return img

@@ -85,3 +85,17 @@ def test_display_threshold_decides_what_is_drawn_not_what_is_kept(nano_export, r
     assert (drawn_all != drawn_some).any()
     with pytest.raises(Exception, match=r'--display-thr 1.5: expected a score in \[0, 1\]'):
         run_infer(out=tmp_path / 'bad', display_thr=1.5, **args)
+
+
+def test_boxes_only_overlays_leave_the_frame_outside_the_boxes(nano_export, real_root, tmp_path):
+    """``--boxes-only``: no segmentation colours (a model whose segmentation is the synthetic
+    scenes' on a real frame); what is not under a drawn box or its label is the frame itself."""
+    png = real_root / 'mfnet_rgbt' / '01234N.png'
+    parser = argparse.ArgumentParser()
+    infer.add_arguments(parser)
+    argv = ['--model', str(nano_export['onnx']), '--rgb', str(png), '--rgb-encoding', 'mfnet_rgb',
+            '--out', str(tmp_path), '--display-thr', '1.0', '--boxes-only']
+    assert infer.run(parser.parse_args(argv)) == 0
+    overlay = cv2.imread(str(tmp_path / '01234N_overlay.png'))
+    frame = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)[..., :3]   # BGRA -> the BGR frame
+    assert np.array_equal(overlay, frame)        # nothing above 1.0: the frame alone
