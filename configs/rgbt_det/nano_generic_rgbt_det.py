@@ -25,7 +25,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadMultiSensorSample'),
-    dict(type='Resize', scale=(640, 480), keep_ratio=True),
+    dict(type='Resize', scale=(640, 480), keep_ratio=True, resize_targets=False),
     dict(type='PackMultiSensorInputs', meta_keys=('condition', )),
 ]
 # LLVIP labels people only: mapped onto the model's classes, its frames train only 'person'

@@ -138,16 +138,25 @@ def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str]
     return cfg
 
 
-#: Config keys that do not change the trained model: where its files go, and deployment settings
-#: chosen after training (the overlays' display threshold).
-UNTRAINED_KEYS = ('work_dir', 'experiment_name', 'load_from', 'custom_hooks', 'display_thr')
+#: Config keys that do not change the trained model: where its files go, deployment settings chosen
+#: after training (the overlays' display threshold), and how it is evaluated.
+UNTRAINED_KEYS = ('work_dir', 'experiment_name', 'load_from', 'custom_hooks', 'display_thr',
+                  'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'val_cfg',
+                  'test_cfg', 'subset_eval_conditions')
+#: ... and every top-level key named like an evaluation set, metric or test pipeline
+#: (``msrs_val_dataloader``, ``rgbt_evaluator``, ``rgbt_test_pipeline``, ``msrs_val_ids``).
+UNTRAINED_SUFFIXES = ('_val_dataloader', '_test_dataloader', '_evaluator', 'test_pipeline',
+                      '_val_ids')
 
 
 def config_hash(cfg: Config) -> str:
-    """What a model is: everything in the config except ``UNTRAINED_KEYS``."""
+    """What a model is: everything in the config except ``UNTRAINED_KEYS`` and keys ending in
+    ``UNTRAINED_SUFFIXES``: two configs that train the same model share its cache folder whatever
+    they evaluate it on."""
     clean = copy.deepcopy(cfg)
-    for key in UNTRAINED_KEYS:
-        clean.pop(key, None)
+    for key in list(clean.keys()):
+        if key in UNTRAINED_KEYS or key.endswith(UNTRAINED_SUFFIXES):
+            clean.pop(key, None)
     return hashlib.sha256(clean.pretty_text.encode()).hexdigest()[:12]
 
 

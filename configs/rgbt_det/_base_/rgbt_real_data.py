@@ -49,7 +49,8 @@ llvip_train_pipeline = [
 ]
 rgbt_test_pipeline = [
     dict(type='LoadMultiSensorSample', sensors=('rgb', 'thermal')),
-    dict(type='Resize', scale=rgbt_test_size, keep_ratio=True),
+    # the boxes stay in the frame's own coordinates, where the predictions are scored
+    dict(type='Resize', scale=rgbt_test_size, keep_ratio=True, resize_targets=False),
     dict(type='PackMultiSensorInputs', meta_keys=rgbt_meta),
 ]
 msrs_train_dataset = dict(type='MSRSDetDataset', data_root=rgbt_root + '/msrs', ids=msrs_train_ids,
