@@ -69,7 +69,8 @@ class Predictor:
                  providers: Optional[Sequence] = None, input_size: Optional[Sequence[int]] = None,
                  score_thr: Optional[float] = None, iou_thr: Optional[float] = None,
                  max_det: Optional[int] = None, registration=None, threads: Optional[int] = None):
-        self.registration = registration
+        # the registration's calibration tables are built now (seconds at VGA), not on frame 1
+        self.registration = registration.prepare() if registration is not None else None
         self.backend: Backend = _make_backend(model, checkpoint, device, providers, input_size,
                                               threads)
         if backend not in (None, 'auto') and ALIASES.get(backend, backend) != self.backend.name:

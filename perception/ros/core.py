@@ -385,6 +385,7 @@ class PerceptionCore:
         with self._lock:
             n = self._stage_counts[stage] = self._stage_counts[stage] + 1
             self.counters[f'ms.{stage}'] += (value - self.counters[f'ms.{stage}']) / n
+
     def _build_registration(self) -> None:
         from perception.sensors.calibration import registration_from_camera_info
         infos = self._registration_infos
@@ -394,7 +395,7 @@ class PerceptionCore:
                 infos['rgb'], infos.get('thermal'), infos.get('depth'),
                 thermal_transform=cfg.thermal_to_rgb if 'thermal' in infos else None,
                 depth_transform=cfg.depth_to_rgb if 'depth' in infos else None,
-                plane_distance=cfg.plane_distance)
+                plane_distance=cfg.plane_distance).prepare()   # its tables now, not on frame 1
         except ValueError as err:     # ConfigError / SensorError: a CameraInfo it cannot use
             topics = ', '.join(cfg.camera_info_topics[s] for s in infos)
             self._registration_error = f'{err} (CameraInfo from {topics}; waiting for new ones)'
