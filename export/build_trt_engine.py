@@ -56,9 +56,46 @@ def profile_shapes(shapes: Dict[str, list], batch: Sequence[int]) -> Dict[str, T
     return out
 
 
+def fp32_layers_of(spec, precision: str) -> Tuple[str, ...]:
+    """The layers an FP16 (or INT8, whose float layers run FP16) engine keeps FP32: the plan
+    ``perception export --fp16-plan`` recorded (``spec.fp32_layers``). Warns when the file has no
+    plan: TensorRT then chooses FP16 for every layer, unchecked."""
+    if precision == 'fp32':
+        return ()
+    if spec.fp32_layers is None:
+        print('warning: this ONNX file has no FP16 plan (export it with `perception export ... '
+              '--fp16-plan`): every layer may run FP16, unchecked against FP32', file=sys.stderr)
+        return ()
+    return tuple(spec.fp32_layers)
+
+
+def mark_fp32_layers(network, names: Sequence[str], trt) -> List[str]:
+    """Set every network layer named in ``names`` (TensorRT names a layer after its ONNX node, or
+    that name plus a suffix) and its outputs to FP32. Returns the layers marked; raises when a name
+    matches no layer (a plan for another graph)."""
+    wanted = set(names)
+    marked, found = [], set()
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        match = next((n for n in wanted if layer.name == n or layer.name.startswith(n + '_')
+                      or layer.name.startswith(n + ' ')), None)
+        if match is None:
+            continue
+        layer.precision = trt.float32
+        for j in range(layer.num_outputs):
+            layer.set_output_type(j, trt.float32)
+        marked.append(layer.name)
+        found.add(match)
+    missing = sorted(wanted - found)
+    if missing:
+        raise RuntimeError(f'FP16 plan names layers that are not in the network: {missing[:5]} '
+                           '(re-export the model with --fp16-plan)')
+    return marked
+
+
 def trtexec_command(onnx_path: Path, engine_path: Path, precision: str, shapes: Dict[str, list],
                     batch: Optional[Sequence[int]] = None, workspace_mib: int = 2048,
-                    calib_cache: Optional[Path] = None) -> str:
+                    calib_cache: Optional[Path] = None, fp32_layers: Sequence[str] = ()) -> str:
     """The trtexec line that builds the same engine (trtexec loads libnvinfer_plugin itself)."""
     parts = ['trtexec', f'--onnx={onnx_path}', f'--saveEngine={engine_path}',
              f'--memPoolSize=workspace:{workspace_mib}']
@@ -68,6 +105,10 @@ def trtexec_command(onnx_path: Path, engine_path: Path, precision: str, shapes: 
         parts += ['--int8', '--fp16']   # fp16 for the layers left in float
         if calib_cache is not None:
             parts.append(f'--calib={calib_cache}')
+    if fp32_layers:   # the FP16 plan: these layers stay FP32, and TensorRT must obey
+        parts += ['--precisionConstraints=obey',
+                  '--layerPrecisions=' + ','.join(f'{n}:fp32' for n in fp32_layers),
+                  '--layerOutputTypes=' + ','.join(f'{n}:fp32' for n in fp32_layers)]
     if batch is not None:
         prof = profile_shapes(shapes, batch)
         for flag, k in (('--minShapes', 0), ('--optShapes', 1), ('--maxShapes', 2)):
@@ -134,6 +175,11 @@ def build_engine(onnx_path: Path, engine_path: Path, precision: str = 'fp16',
         if not builder.platform_has_fast_fp16:
             print('warning: this GPU has no fast FP16; building anyway', file=sys.stderr)
         config.set_flag(trt.BuilderFlag.FP16)
+        fp32 = fp32_layers_of(spec, precision)
+        if fp32:   # the FP16 plan of the export: these layers stay FP32, and TensorRT must obey
+            marked = mark_fp32_layers(network, fp32, trt)
+            config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+            print(f'{len(marked)} layer(s) kept FP32 by the FP16 plan')
     profile = None
     dynamic = any(not isinstance(d, int) or d <= 0 for dims in shapes.values() for d in dims)
     if dynamic or batch is not None:
@@ -216,7 +262,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           + ('as --shape asks' if args.shape else f'the size {args.onnx.name} was exported at'),
           file=sys.stderr)
     command = trtexec_command(args.onnx, engine, args.precision, shapes, args.batch,
-                              args.workspace, args.calib_cache)
+                              args.workspace, args.calib_cache,
+                              fp32_layers=fp32_layers_of(spec, args.precision))
     if args.print_trtexec:
         print(command)
         return 0

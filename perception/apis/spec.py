@@ -18,8 +18,8 @@ from perception.contract import NORMALIZATION, SENSORS, check_sensors, input_nam
 #: EfficientNMS_TRT plugin), on the host (graph returns top-K pre-NMS candidates), or no detection.
 NMS_MODES: Tuple[str, ...] = ('onnx', 'trt', 'host', 'none')
 METADATA_PREFIX = 'perception.'
-#: 2: ``sensors``, ``trained_sensors`` and ``display_thr`` (a version-1 spec is a model of all three
-#: sensors that draws every kept detection).
+#: 2: ``sensors``, ``trained_sensors``, ``display_thr`` and ``fp32_layers`` (a version-1 spec is a
+#: model of all three sensors that draws every kept detection, FP16 plan not analysed).
 SPEC_VERSION = 2
 
 
@@ -54,6 +54,9 @@ class ModelSpec:
     #: ``display_thr``); None: every detection kept by ``score_thr``. Drawing only: what is
     #: returned and published is decided by ``score_thr``.
     display_thr: Optional[float] = None
+    #: Layers (ONNX node names) a TensorRT FP16 engine must keep FP32 (``perception export
+    #: --fp16-plan``: perception/deploy/fp16.py); None: not analysed, (): analysed, none needed.
+    fp32_layers: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self):
         if self.nms not in NMS_MODES:
@@ -72,6 +75,8 @@ class ModelSpec:
             raise ValueError(f'trained_sensors {trained} must be among the sensors {sensors}')
         object.__setattr__(self, 'sensors', sensors)
         object.__setattr__(self, 'trained_sensors', trained)
+        if self.fp32_layers is not None:
+            object.__setattr__(self, 'fp32_layers', tuple(str(n) for n in self.fp32_layers))
         if self.display_thr is not None and not 0.0 <= float(self.display_thr) <= 1.0:
             raise ValueError(f'display_thr must be a score in [0, 1], got {self.display_thr}')
         object.__setattr__(self, 'normalization', {

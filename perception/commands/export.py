@@ -17,11 +17,14 @@ HELP_EPILOG = """examples:
   perception export CONFIG CKPT --output nano.onnx --opset 16        # TensorRT 8.5 / JetPack 5.1
   perception export CONFIG CKPT --output nano.onnx --int8 --calib-config CONFIG --calib-num 64
   perception export CONFIG CKPT --output nano_cpu.onnx --nms onnx --int8 --int8-target onnxruntime
-exit codes: 0 ok, 2 parity failed, 3 TensorRT-incompatible with --trt-strict
+  perception export CONFIG CKPT --output nano.onnx --shape 480 640 --fp16-plan   # for a Jetson FP16 engine
+exit codes: 0 ok, 2 parity failed, 3 TensorRT-incompatible with --trt-strict, 4 FP16 (emulated) misses
+the accuracy bounds even with the planned FP32 layers (the file is written, with the plan)
 """
 
 EXIT_PARITY = 2
 EXIT_TRT = 3
+EXIT_FP16 = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--save-calib-npz', metavar='DIR',
                         help='also write --calib-num pre-processed calibration frames as .npz '
                              '(for implicit INT8 calibration: build_trt_engine.py --calib-data)')
+    parser.add_argument('--fp16-plan', action='store_true',
+                        help='run the graph in emulated FP16 on the parity frames, find the layers a '
+                             'TensorRT FP16 engine must keep FP32, and record them in the file '
+                             '(build_trt_engine.py --fp16 applies them)')
     parser.add_argument('--report', help='JSON report path (default: FILE.report.json)')
 
 
@@ -105,12 +112,35 @@ def run(args: argparse.Namespace) -> int:
             max_det=result.spec.max_det, pre_nms_topk=result.spec.pre_nms_topk))
     if args.save_calib_npz:
         report['calib_npz'] = _save_calib(args, result.spec)
+    fp16_ok = True
+    if args.fp16_plan:
+        report['fp16'] = _fp16(output, result.spec, args)
+        fp16_ok = report['fp16']['passed']
     report_path = Path(args.report) if args.report else output.with_suffix('.report.json')
     report_path.write_text(json.dumps(report, indent=2, default=str) + '\n')
     print(f'wrote {output} ({result.seconds:.1f} s) and {report_path}')
     if args.trt_strict and not all(compat.compatible(v) for v in args.trt_versions):
         return EXIT_TRT
-    return 0
+    return 0 if fp16_ok else EXIT_FP16
+
+
+def _fp16(output: Path, spec, args) -> dict:
+    """The FP16 plan of the written graph on the parity frames (every real sample and the synthetic
+    ones, the sensors the model uses), recorded in the file's metadata (``fp32_layers``)."""
+    import onnx
+
+    from perception.apis.preprocess import preprocess
+    from perception.deploy.fp16 import fp16_plan, named_nodes
+    from perception.deploy.onnx_export import parity_frames, set_metadata
+    frames = parity_frames(spec.input_size, max(args.parity_synthetic, 2), subsets=True,
+                           sensors=spec.trained_sensors)
+    feeds = [preprocess(spec, **f.sensors())[0] for f in frames]
+    model = named_nodes(onnx.load(str(output)))   # the plan names layers: every node has a name
+    plan = fp16_plan(model, spec, feeds)
+    print(plan.format())
+    onnx.save_model(set_metadata(model, spec.replace(fp32_layers=tuple(plan.fp32_layers))),
+                    str(output), save_as_external_data=False)
+    return plan.to_dict()
 
 
 def _input_size_note(args) -> str:
