@@ -164,9 +164,17 @@ class PerceptionNode(Node):
                 self._pubs[name] = self.create_lifecycle_publisher(
                     ROS_TYPES[OUTPUT_TYPES[name]], config.output_topics[name],
                     qos_profile(config.class_qos_spec()))
-        self.core = PerceptionCore(config, predictor, self._publish, clock=time.monotonic,
+        self.core = PerceptionCore(config, predictor, self._publish, clock=self._health_clock(),
                                    stamp_clock=lambda: self.get_clock().now().nanoseconds,
                                    logger=self.get_logger())
+
+    def _health_clock(self):
+        """The clock of staleness and sync ages: the ROS clock under ``use_sim_time`` (a bag's
+        /clock: paused playback does not make sensors stale, a faster rate ages them faster),
+        else the monotonic wall clock (no jumps when the system time is set)."""
+        if self.get_parameter('use_sim_time').value:
+            return lambda: self.get_clock().now().nanoseconds * 1e-9
+        return time.monotonic
 
     def _activate_inputs(self) -> None:
         config = self.core.config

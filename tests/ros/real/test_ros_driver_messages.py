@@ -155,3 +155,54 @@ def test_class_lists_reach_a_late_subscriber(ros_context):
     node.trigger_cleanup()
     node.destroy_node()
     helper.destroy_node()
+
+
+def test_sim_time_drives_staleness(ros_context):
+    """use_sim_time: a bag's /clock is the node's clock end to end -- paused playback (the clock
+    stands still while wall time passes) leaves no sensor stale, and clock time passing without a
+    thermal image makes thermal stale even when little wall time passed."""
+    from builtin_interfaces.msg import Time
+    from rosgraph_msgs.msg import Clock
+    node = _node(use_sim_time=True, stale_timeout=1.0, **{'topics.depth': ''})
+    helper = rclpy.create_node('perception_clock_helper')
+    clock_pub = helper.create_publisher(Clock, '/clock', 10)
+    pubs = {'rgb': helper.create_publisher(Image, '/camera/color/image_raw', 10),
+            'thermal': helper.create_publisher(Image, '/thermal/image_raw', 10)}
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(helper)
+
+    def set_clock(seconds):
+        clock_pub.publish(Clock(clock=Time(sec=int(seconds), nanosec=0)))
+        end = time.time() + 0.5
+        while time.time() < end:
+            executor.spin_once(timeout_sec=0.02)
+
+    def send(sensors, seconds, k):
+        rgb, thermal, _, _ = synthetic_frame(k)
+        values = {'rgb': (rgb, 'rgb8'), 'thermal': (thermal, 'mono8')}
+        for s in sensors:
+            arr, enc = values[s]
+            pubs[s].publish(_to_rclpy(encode_sensor(arr, s, enc, ts.header(
+                int(seconds * 1e9), 'cam')), Image))
+        for _ in range(10):
+            executor.spin_once(timeout_sec=0.02)
+
+    set_clock(100)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    for k in range(3):
+        send(('rgb', 'thermal'), 100, k)
+    time.sleep(1.5)                                   # wall time passes, the bag is paused
+    send(('rgb', ), 100, 3)
+    node.core.tick()
+    assert node.core.stats()['active_sensors'] == 'rgb,thermal'
+    for k, t in enumerate((100.5, 101.0, 101.5, 102.0, 102.5)):   # 2.5 s of bag time, no thermal
+        set_clock(t)
+        send(('rgb', ), t, 4 + k)
+        node.core.tick()
+    assert node.core.stats()['active_sensors'] == 'rgb'
+    node.trigger_deactivate()
+    node.trigger_cleanup()
+    node.destroy_node()
+    helper.destroy_node()
