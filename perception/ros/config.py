@@ -259,19 +259,17 @@ class NodeConfig:
         outputs = dict(cls().output_topics)
         names = {n for n in cls.parameter_names() if '.' not in n}
         former_info = flat.pop(DEPRECATED_CAMERA_INFO, None)
+        per_sensor = {'_camera_info': (infos, ''), '_transport': (transports, 'raw')}
         for key, value in flat.items():
-            if key.startswith('topics.') and key.endswith('_camera_info'):
-                sensor = key[len('topics.'):-len('_camera_info')]
-                if sensor not in infos:
-                    raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>_camera_info '
+            suffix = next((x for x in per_sensor if key.startswith('topics.') and key.endswith(x)),
+                          None)
+            if suffix is not None:   # topics.<sensor>_camera_info, topics.<sensor>_transport
+                table, default = per_sensor[suffix]
+                sensor = key[len('topics.'):-len(suffix)]
+                if sensor not in table:
+                    raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>{suffix} '
                                      f'with <sensor> one of {SENSORS}')
-                infos[sensor] = str(value or '')
-            elif key.startswith('topics.') and key.endswith('_transport'):
-                sensor = key[len('topics.'):-len('_transport')]
-                if sensor not in transports:
-                    raise ValueError(f'unknown parameter {key!r}; expected topics.<sensor>_transport '
-                                     f'with <sensor> one of {SENSORS}')
-                transports[sensor] = str(value or 'raw')
+                table[sensor] = str(value or default)
             elif key.startswith('topics.'):
                 topics[key.split('.', 1)[1]] = str(value)
             elif key in ('registration.thermal_to_rgb', 'registration.depth_to_rgb'):

@@ -62,8 +62,9 @@ def build_predictor(model_path: str, backend: str = 'onnxruntime',
     try:
         from perception.apis import Predictor
     except ImportError as err:
-        raise ImportError(f'perception.Predictor is not importable ({err}); install the deployment '
-                          'extra (pip install perception[deploy]) on this machine') from err
+        raise ImportError(f'perception.Predictor is not importable ({err}); install a deployment '
+                          'extra on this machine: pip install "perception[ort]" (ONNX Runtime), '
+                          'or "perception[trt]" on a Jetson') from err
     # backend 'auto' (or empty) lets the Predictor pick it from the file suffix; a named backend
     # must match the file (the Predictor says so clearly otherwise).
     kwargs: Dict[str, Any] = {'backend': backend or 'auto', 'score_thr': score_thr,

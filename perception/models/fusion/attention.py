@@ -14,17 +14,17 @@ its place), which the tests check for every non-empty subset.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
-from perception.contract import SENSORS, STRIDES
+from perception.contract import SENSORS
 from perception.registry import MODELS
 
 from ..masking import keep_present, masked_softmax, mean_of_others
-from .base import BaseFusion, FusionOutput
+from .base import LevelwiseFusion
 from .cross_attention import MaskedCrossAttention
 
 
@@ -83,7 +83,7 @@ class SensorAttentionLevel(nn.Module):
 
 
 @MODELS.register_module()
-class AttentionFusion(BaseFusion):
+class AttentionFusion(LevelwiseFusion):
     """Mask-aware attention fusion over the 4 pyramid levels.
 
     Args:
@@ -111,12 +111,3 @@ class AttentionFusion(BaseFusion):
                 channel_gate=channel_gate_levels is None or lvl in channel_gate_levels,
                 spatial_gate=spatial_gate_levels is None or lvl in spatial_gate_levels)
             for lvl in self.levels})
-
-    def forward(self, feats: Mapping[str, Sequence[Tensor]], mask: Tensor) -> FusionOutput:
-        present = mask > 0.5
-        fused: List[Optional[Tensor]] = [None] * len(self.out_channels)
-        weights: Dict[str, Tensor] = {}
-        for lvl in self.levels:
-            fused[lvl], w = self.fuse[str(lvl)]([feats[s][lvl] for s in self.sensors], present)
-            weights[f'fusion_s{STRIDES[lvl]}'] = w
-        return FusionOutput(fused, weights)

@@ -15,6 +15,8 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from perception.contract import STRIDES
+
 
 class FusionOutput(NamedTuple):
     feats: List[Optional[Tensor]]  # fused pyramid, finest first; None at levels not fused
@@ -45,3 +47,18 @@ class BaseFusion(BaseModule):
     @abstractmethod
     def forward(self, feats: Mapping[str, Sequence[Tensor]], mask: Tensor) -> FusionOutput:
         """Fuse the per-sensor pyramids; ``mask`` (B, M) says which sensors are present."""
+
+
+class LevelwiseFusion(BaseFusion):
+    """A fusion of one module per fused level, ``self.fuse[str(level)]``, each taking that level's
+    per-sensor maps (``sensors`` order) and the presence mask (B, S) and returning the fused map and
+    the sensors' shares, which ``forward`` reports as ``fusion_s<stride>``."""
+
+    def forward(self, feats: Mapping[str, Sequence[Tensor]], mask: Tensor) -> FusionOutput:
+        present = mask > 0.5
+        fused: List[Optional[Tensor]] = [None] * len(self.out_channels)
+        weights: Dict[str, Tensor] = {}
+        for lvl in self.levels:
+            fused[lvl], w = self.fuse[str(lvl)]([feats[s][lvl] for s in self.sensors], present)
+            weights[f'fusion_s{STRIDES[lvl]}'] = w
+        return FusionOutput(fused, weights)

@@ -20,17 +20,17 @@ present sensors.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
-from perception.contract import SENSORS, STRIDES
+from perception.contract import SENSORS
 from perception.registry import MODELS
 
 from ..masking import keep_present, masked_softmax, mean_of_others
-from .base import BaseFusion, FusionOutput
+from .base import LevelwiseFusion
 
 
 class _ConcatLevel(nn.Module):
@@ -119,7 +119,7 @@ class RectifyLevel(_ConcatLevel):
         return self.merged(rect), self.shares(gates, present)
 
 
-class _LevelwiseFusion(BaseFusion):
+class _LevelwiseFusion(LevelwiseFusion):
     """One ``level_cls`` module per fused level; returns the fused pyramid and each level's sensor
     shares as ``fusion_s<stride>``."""
     level_cls = None
@@ -134,15 +134,6 @@ class _LevelwiseFusion(BaseFusion):
                                      channels[lvl], reduction=reduction, norm_cfg=norm_cfg,
                                      act_cfg=act_cfg, **level_kwargs)
             for lvl in self.levels})
-
-    def forward(self, feats: Mapping[str, Sequence[Tensor]], mask: Tensor) -> FusionOutput:
-        present = mask > 0.5
-        fused: List[Optional[Tensor]] = [None] * len(self.out_channels)
-        weights: Dict[str, Tensor] = {}
-        for lvl in self.levels:
-            fused[lvl], w = self.fuse[str(lvl)]([feats[s][lvl] for s in self.sensors], present)
-            weights[f'fusion_s{STRIDES[lvl]}'] = w
-        return FusionOutput(fused, weights)
 
 
 @MODELS.register_module()
