@@ -13,6 +13,7 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='perception',
@@ -36,6 +37,10 @@ VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='percept
                        locations=['perception.visualization.visualizer'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='perception',
                        locations=['perception.visualization'])
+# ``init_cfg=dict(type='Pretrained', ...)`` in the perception scope: mmengine's, plus the adaptation
+# of a first layer made for other input channels (perception.models.encoders.input_adaptation).
+WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
+                               scope='perception', locations=['perception.models'])
 
 # Every training/evaluation entry point imports this module: make checkpoints load safely.
 from .compat import apply_compat_patches  # noqa: E402

@@ -11,14 +11,26 @@ from mmengine.runner import Runner
 from train_utils import PACK, TINY, tiny_cfg
 
 import perception.registry  # noqa: F401
+from perception.models.encoders.timm_encoder import import_timm
 from perception.paths import REPO_ROOT
 from perception.registry import MODELS
 
 CONFIGS = sorted(c for c in glob.glob(osp.join(str(REPO_ROOT), 'configs', '**', '*.py'),
                                       recursive=True) if '_base_' not in c)
+try:    # configs/timm/ build timm models: timm is optional
+    import_timm()
+    TIMM_MISSING = ''
+except ImportError as err:
+    TIMM_MISSING = str(err)
 
 
-@pytest.mark.parametrize('config', CONFIGS, ids=[osp.relpath(c, REPO_ROOT) for c in CONFIGS])
+def _config_param(config: str):
+    timm = osp.relpath(config, REPO_ROOT).startswith(osp.join('configs', 'timm', ''))
+    return pytest.param(config, id=osp.relpath(config, REPO_ROOT), marks=pytest.mark.skipif(
+        timm and bool(TIMM_MISSING), reason=TIMM_MISSING))
+
+
+@pytest.mark.parametrize('config', [_config_param(c) for c in CONFIGS])
 def test_every_config_parses_and_builds_its_model(config):
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'perception'))

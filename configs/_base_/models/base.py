@@ -2,10 +2,14 @@
 # MiT-B0 for thermal and depth; wider fusion/decoder/heads than nano. Figures in docs/model.md.
 # Pretrained ImageNet weights load from a LOCAL file through init_cfg (nothing downloads), e.g. in a
 # child config:
-#   model = dict(encoder=dict(sensor_overrides=dict(rgb=dict(
-#       init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mit_b2.pth')))))
-# (a 3-channel checkpoint also loads into a 1-channel encoder except for its first patch embedding,
-# which mmengine reports as a size mismatch and leaves randomly initialised).
+#   mit_b0_imagenet = dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mit_b0.pth'))
+#   model = dict(encoder=dict(sensor_overrides=dict(
+#       rgb=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mit_b2.pth')),
+#       thermal=mit_b0_imagenet, depth=mit_b0_imagenet)))
+# (SegFormer's ImageNet MiT weights in mmseg's keys: mmseg's tools/model_converters/mit2mmseg.py).
+# A 3-channel checkpoint also loads into the 1-channel thermal and depth encoders: their first patch
+# embedding (layers.0.0.projection) becomes the pretrained filters summed over the colour channels
+# (perception.models.encoders.input_adaptation), and one log line says so.
 # The caller sets default_scope = 'perception'.
 norm_cfg = dict(type='BN')
 widths = (64, 128, 192, 256)  # fused / decoder width at strides 4, 8, 16, 32

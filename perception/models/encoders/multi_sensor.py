@@ -4,7 +4,9 @@ A backbone is anything the registry builds that maps (B, C, H, W) to four featur
 4, 8, 16, 32: the package's ``LiteNet``, ``mmseg.MixVisionTransformer``, ``mmdet.ResNet``, ... The
 encoder sets each sensor's input channels in the config (``in_channels_key``), so one template serves
 RGB (3 channels) and thermal/depth (1 channel). Pretrained weights come through each backbone's own
-``init_cfg`` (``dict(type='Pretrained', checkpoint='/local/path.pth')``): nothing is downloaded here.
+``init_cfg`` (``dict(type='Pretrained', checkpoint='/local/path.pth')``): nothing is downloaded
+here, and a 3-channel checkpoint's first layer is adapted to a 1-channel sensor
+(``input_adaptation``).
 """
 from __future__ import annotations
 
@@ -13,13 +15,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule, ModuleDict
+from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
 from perception.contract import SENSOR_CHANNELS, SENSORS, STRIDES, check_sensors
 from perception.registry import MODELS
 
 from ..builder import build_module
-
 
 
 def sensor_backbone_cfg(template: Mapping, override: Optional[Mapping], in_channels: int,
@@ -47,7 +49,8 @@ class MultiSensorEncoder(BaseModule):
             through a learned 1x1 adapter (initialised to replicate the channel, like greyscale->RGB),
             and all sensors run as one batch (one backbone call instead of three).
         sensors: the sensors encoded (the model's ``sensors``, which ``MultiTaskPerceptor`` sets).
-        in_channels_key: the backbone's name for its input channels (``in_chans`` for timm).
+        in_channels_key: the backbone's name for its input channels (``in_chans`` for some;
+            ``TimmEncoder`` takes ``in_channels`` like the package's own).
         probe_size: side of the zero image run once at build time through a backbone that does not
             declare ``out_channels`` (a sequence, one per returned map: LiteNet, RepNet do), to read
             its output channels and check its strides (third-party backbones do not expose them
@@ -89,6 +92,13 @@ class MultiSensorEncoder(BaseModule):
                     backbone, (sensor_overrides or {}).get(s), SENSOR_CHANNELS[s], in_channels_key))
         self.out_channels: Dict[str, Tuple[int, ...]] = {
             s: self._declared(s) or self._probe(s, probe_size) for s in self.sensors}
+
+    def init_weights(self) -> None:
+        """Each backbone's own initialisation and ``init_cfg``, in the ``perception`` scope: there
+        ``type='Pretrained'`` adapts a first layer made for other input channels (a 3-channel
+        checkpoint in a thermal encoder), with or without a Runner around."""
+        with DefaultScope.overwrite_default_scope('perception'):
+            super().init_weights()
 
     def _backbone(self, sensor: str) -> nn.Module:
         return self.backbones['shared' if self.share_weights else sensor]
