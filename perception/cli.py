@@ -34,6 +34,7 @@ INPUT_ERRORS = (PerceptionError, FileNotFoundError, IsADirectoryError, NotADirec
 COMMANDS = {
     'demo': ('perception.commands.demo', 'train the nano model on synthetic scenes, evaluate, draw overlays'),
     'train': ('perception.commands.train', 'train a model from an OpenMMLab config'),
+    'pretrain': ('perception.commands.pretrain', 'masked multi-sensor pretraining of the encoders + fusion on unlabelled frames or bags'),
     'test': ('perception.commands.test', 'evaluate a checkpoint (optionally on every sensor subset)'),
     'export': ('perception.commands.export', 'export to ONNX with parity checks (+ INT8, TensorRT check)'),
     'infer': ('perception.commands.infer', 'run a model on image files/folders and write overlays'),

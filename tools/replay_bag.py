@@ -25,22 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without install
 
 from perception.cli import add_debug_argument, report_input_errors  # noqa: E402
-from perception.contract import SENSORS, ConfigError  # noqa: E402
+from perception.contract import ConfigError  # noqa: E402
 from perception.ros.bag_io import bag_topics  # noqa: E402
-from perception.ros.config import NodeConfig, load_params_file  # noqa: E402
+from perception.ros.config import node_config, parse_topics  # noqa: E402
 from perception.ros.predictor_factory import predictor_of  # noqa: E402
 from perception.ros.replay import replay_bag, resolve_config  # noqa: E402
-
-
-def parse_topics(items):
-    topics = {}
-    for item in items or ():
-        sensor, sep, topic = item.partition('=')
-        if not sep or sensor not in SENSORS:
-            raise ConfigError(f'--topics: expected SENSOR=TOPIC with SENSOR in {SENSORS}, '
-                              f'got {item!r}')
-        topics[sensor] = topic
-    return topics
 
 
 def _setup(args):
@@ -53,17 +42,10 @@ def _setup(args):
     if out.exists():
         raise ConfigError(f'--out {out}: exists; the output bag must be a new folder')
     try:
-        config = load_params_file(args.params) if args.params else NodeConfig()
-        params = config.to_params()
-        for sensor, topic in parse_topics(args.topics).items():
-            params[f'topics.{sensor}'] = topic
-        if args.model:
-            params['model_path'] = args.model
-        if args.backend:
-            params['backend'] = args.backend
-        if args.checkpoint:
-            params['checkpoint_path'] = args.checkpoint
-        config = NodeConfig.from_params(params, config.node_name)
+        given = dict(model_path=args.model, backend=args.backend,
+                     checkpoint_path=args.checkpoint)
+        config = node_config(args.params, parse_topics(args.topics),
+                             **{name: value for name, value in given.items() if value})
         try:
             topics = bag_topics(in_bag)
         except Exception as err:

@@ -31,6 +31,7 @@ REAL_FRAMES = (('msrs', (0, 14)), ('mfnet', (0, 1)), ('nyu_demo', (0, )), ('redw
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .train import add_precision_arguments
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='demo config (default: %(default)s)')
     parser.add_argument('--work-dir', default='work_dirs/demo', help='output folder')
     parser.add_argument('--iters', type=int, help='training iterations (default: from the config)')
@@ -41,11 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-real', action='store_true', help='skip the real-sample overlays')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detections drawn in the overlays (evaluation keeps all scores)')
-    precision = parser.add_mutually_exclusive_group()
-    precision.add_argument('--amp', dest='precision', action='store_const', const='bf16',
-                           help='bf16 autocast, whatever the config says')
-    precision.add_argument('--fp32', dest='precision', action='store_const', const='fp32',
-                           help="fp32, whatever the config says (default: the config's precision)")
+    add_precision_arguments(parser)
 
 
 def _train_and_test(cfg, work_dir: str):
@@ -136,7 +133,7 @@ def _report(metrics: Dict[str, float], baseline: Dict[str, float], enforce: bool
 def run(args: argparse.Namespace) -> int:
     import perception.registry  # noqa: F401
     from perception.models.checkpoint import make_release_checkpoint
-    from perception.engine.config import runner_config
+    from perception.engine.config import fit_schedule, runner_config
     t_start = time.perf_counter()
     opts = {}
     if args.quick:
@@ -148,15 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if args.num_test:
         opts['test_dataloader.dataset.num_samples'] = args.num_test
     cfg = runner_config(args.config, opts, args.work_dir, precision=args.precision)
-    # The schedule's cosine decay must end where training ends.
+    fit_schedule(cfg)       # the schedule's cosine decay must end where training ends
     max_iters = cfg.train_cfg.max_iters
-    for sched in cfg.param_scheduler:
-        if sched.get('type') == 'CosineAnnealingLR':
-            sched.end = max_iters
-            sched.begin = min(sched.begin, max_iters - 1)
-            sched.T_max = max(1, max_iters - sched.begin)
-        elif sched.get('end', 0) > max_iters:
-            sched.end = max_iters
     # No validation pass: mmengine's loop would still run one at the last iteration, and the demo
     # evaluates on the held-out test split right after training.
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None

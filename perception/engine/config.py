@@ -62,3 +62,17 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
+
+
+def fit_schedule(cfg: Config) -> None:
+    """Make the learning-rate schedule end where training ends (``train_cfg.max_iters``, e.g. set
+    from the command line): the cosine decay spans what is left after the warm-up, no scheduler
+    runs past the end."""
+    max_iters = cfg.train_cfg.max_iters
+    for sched in cfg.param_scheduler:
+        if sched.get('type') == 'CosineAnnealingLR':
+            sched.end = max_iters
+            sched.begin = min(sched.begin, max_iters - 1)
+            sched.T_max = max(1, max_iters - sched.begin)
+        elif sched.get('end', 0) > max_iters:
+            sched.end = max_iters

@@ -3,6 +3,9 @@
     data_preprocessor -> encoders -> fusion -> decoders -> heads -> postprocess
     (losses: per-task terms, multi-task weighting, expert balance; perceptor ties it together)
 
+``masked_autoencoder`` pretrains the same encoders and fusion on unlabelled frames (patch_masking,
+decoders.reconstruction, losses.masked_reconstruction).
+
 Importing this package registers every part in the ``perception`` registry scope, and imports
 ``mmseg.models``/``mmdet.models`` so ``type='mmseg.X'``/``'mmdet.X'`` configs resolve.
 """
@@ -11,7 +14,7 @@ import mmseg.models  # noqa: F401  (registers mmseg backbones, decode heads, los
 
 from .builder import build_model, build_module, load_config
 from .data_preprocessor import MultiSensorDataPreprocessor
-from .decoders import PlainDecoder, TaskExpertDecoder
+from .decoders import PlainDecoder, ReconstructionDecoder, TaskExpertDecoder
 from .encoders import LiteNet, MultiSensorEncoder
 from .export import ExportForward, ExportWrapper, dummy_inputs
 from .fusion import AttentionFusion, ConcatFusion, GatedConcatFusion, RectifyFusion, SumFusion
@@ -19,6 +22,7 @@ from .heads import DenseDetHead, DepthHead, SegHead
 from .library_model import LibraryModel
 from .losses import (DepthL1Loss, FixedTaskWeighting, MaskedDiceLoss, SILogLoss,
                      UncertaintyTaskWeighting, expert_balance_loss)
+from .masked_autoencoder import MaskedMultiSensorAutoencoder
 from .perceptor import MultiTaskPerceptor
 from .postprocess import topk_nms
 
@@ -28,5 +32,6 @@ __all__ = [
     'MultiSensorEncoder', 'AttentionFusion', 'ConcatFusion', 'GatedConcatFusion', 'RectifyFusion',
     'SumFusion', 'DenseDetHead', 'DepthHead', 'SegHead', 'DepthL1Loss', 'FixedTaskWeighting',
     'MaskedDiceLoss', 'SILogLoss', 'UncertaintyTaskWeighting', 'expert_balance_loss',
-    'MultiTaskPerceptor', 'topk_nms', 'LibraryModel'
+    'MultiTaskPerceptor', 'topk_nms', 'LibraryModel', 'MaskedMultiSensorAutoencoder',
+    'ReconstructionDecoder'
 ]

@@ -59,16 +59,8 @@ class MultiTaskPerceptor(BaseModel):
                  sensors: Sequence[str] = SENSORS,
                  init_cfg: Optional[dict] = None):
         sensors = check_sensors(sensors, 'model.sensors')
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='MultiSensorDataPreprocessor')
-        if isinstance(data_preprocessor, dict):  # our registry: no default scope needed
-            data_preprocessor = build_module(
-                dict(data_preprocessor, sensors=_own_sensors(data_preprocessor, sensors,
-                                                             'data_preprocessor')))
-        elif tuple(getattr(data_preprocessor, 'sensors', sensors)) != sensors:
-            raise ConfigError(f'the data preprocessor is built for {data_preprocessor.sensors}, '
-                              f'the model for {sensors}')
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=sensor_preprocessor(data_preprocessor, sensors),
+                         init_cfg=init_cfg)
         self.tasks: Tuple[str, ...] = tuple(t for t in TASKS if t in tasks)
         if not self.tasks or len(self.tasks) != len(tuple(tasks)):
             raise ValueError(f'tasks must be a non-empty subset of {TASKS}, got {tuple(tasks)}')
@@ -80,8 +72,7 @@ class MultiTaskPerceptor(BaseModel):
         #: the sensors the model is built for, in ``contract.SENSORS`` order: the encoders, the
         #: graph inputs and the columns of ``modality_mask``
         self.sensors: Tuple[str, ...] = sensors
-        self.encoder = build_module(dict(encoder, sensors=_own_sensors(encoder, sensors,
-                                                                       'encoder')))
+        self.encoder = sensor_encoder(encoder, sensors)
         #: training samples in which each sensor was present (``loss`` counts them): which sensors
         #: the trained model has seen (``trained_sensors``). Not a buffer: the checkpoint's ``meta``
         #: carries it (``perception.engine.hooks.SensorsSeenHook``; ``build_model`` reads it back),
@@ -99,9 +90,7 @@ class MultiTaskPerceptor(BaseModel):
                        for t in self.tasks}
         finest = min(min(levels) for levels in head_levels.values())
         num_levels = len(next(iter(self.encoder.out_channels.values())))
-        self.fusion = build_module(dict(fusion, in_channels=self.encoder.out_channels,
-                                        sensors=self.sensors,
-                                        levels=tuple(range(finest, num_levels))))
+        self.fusion = sensor_fusion(fusion, self.encoder, sensors, range(finest, num_levels))
         if decoder.get('mask_routing'):   # the gates read one mask column per model sensor
             decoder = dict(decoder, num_sensors=len(sensors))
         self.decoder = build_module(dict(decoder, in_channels=self.fusion.out_channels,
@@ -267,6 +256,31 @@ class MultiTaskPerceptor(BaseModel):
         for t in self.tasks:
             self.heads[t].predict(outs, data_samples)
         return data_samples
+
+
+def sensor_preprocessor(cfg: Union[dict, nn.Module, None], sensors: Tuple[str, ...]) -> nn.Module:
+    """The data preprocessor of a model built for ``sensors``: built from ``cfg`` (default
+    ``MultiSensorDataPreprocessor``) with the model's sensors, or checked when already built."""
+    if cfg is None:
+        cfg = dict(type='MultiSensorDataPreprocessor')
+    if isinstance(cfg, dict):  # our registry: no default scope needed
+        return build_module(dict(cfg, sensors=_own_sensors(cfg, sensors, 'data_preprocessor')))
+    if tuple(getattr(cfg, 'sensors', sensors)) != sensors:
+        raise ConfigError(f'the data preprocessor is built for {cfg.sensors}, the model for '
+                          f'{sensors}')
+    return cfg
+
+
+def sensor_encoder(cfg: Mapping, sensors: Tuple[str, ...]) -> nn.Module:
+    """The per-sensor encoders of a model built for ``sensors``."""
+    return build_module(dict(cfg, sensors=_own_sensors(cfg, sensors, 'encoder')))
+
+
+def sensor_fusion(cfg: Mapping, encoder: nn.Module, sensors: Tuple[str, ...],
+                  levels: Sequence[int]) -> nn.Module:
+    """The fusion of ``encoder``'s pyramids at ``levels`` (the ones a decoder reads)."""
+    return build_module(dict(cfg, in_channels=encoder.out_channels, sensors=sensors,
+                             levels=tuple(levels)))
 
 
 def _own_sensors(part: Mapping, sensors: Tuple[str, ...], name: str) -> Tuple[str, ...]:

@@ -340,6 +340,34 @@ def load_params_file(path: str | Path, node_name: str = 'perception_node') -> No
     raise ValueError(f'{path}: no "{node_name}: ros__parameters:" section (found: {sorted(doc)})')
 
 
+def parse_topics(items: Optional[Sequence[str]]) -> Dict[str, str]:
+    """``SENSOR=TOPIC`` command-line items -> ``{sensor: topic}`` (``SENSOR=`` disables it).
+
+    Raises:
+        ConfigError: an item that is not ``SENSOR=TOPIC`` with a sensor of the contract.
+    """
+    topics = {}
+    for item in items or ():
+        sensor, sep, topic = item.partition('=')
+        if not sep or sensor not in SENSORS:
+            raise ConfigError(f'--topics: expected SENSOR=TOPIC with SENSOR in {SENSORS}, '
+                              f'got {item!r}')
+        topics[sensor] = topic
+    return topics
+
+
+def node_config(params_file: Optional[str | Path] = None,
+                topics: Optional[Mapping[str, str]] = None, **overrides: Any) -> NodeConfig:
+    """The node's parameters: a ROS 2 parameters YAML (default: the defaults), then ``topics``
+    (``{sensor: topic}``, as ``parse_topics`` returns them) and other parameters by their ROS
+    names (``model_path=...``) over it."""
+    config = load_params_file(params_file) if params_file else NodeConfig()
+    params = config.to_params()
+    params.update({f'topics.{sensor}': topic for sensor, topic in (topics or {}).items()})
+    params.update(overrides)
+    return NodeConfig.from_params(params, config.node_name)
+
+
 def _transform(name: str, value: Any) -> Tuple[float, ...]:
     """A static transform parameter: a list of 7 numbers, or empty / None when not given."""
     if value is None or (isinstance(value, str) and not value):

@@ -289,20 +289,11 @@ class PerceptionCore:
             The published messages by output name (empty when the set failed).
         """
         t0 = time.perf_counter()
-        frames, shape = frame_set.frames, next(iter(frame_set.frames.values())).shape[:2]
-        if self.registration is not None:
-            try:
-                on_rgb = self.registration.apply(**frames, thermal_fill=self.thermal_fill)
-                self._stage('register', t0)
-            except SensorError as err:
-                with self._lock:
-                    self.counters['malformed_sets'] += 1
-                self._log_throttled(f'registration:{err.sensor}:{err.field}', 'warning',
-                                    f'skipping set stamped {frame_set.stamp_ns} ns: it does not fit '
-                                    f'the registration from CameraInfo: {err}')
-                return {}
-            frames = {s: on_rgb[s] for s in frames}
-            shape = self.registration.color.size
+        frames = self.registered(frame_set)
+        if frames is None:
+            return {}
+        shape = (self.registration.color.size if self.registration is not None
+                 else next(iter(frames.values())).shape[:2])
         try:
             result = self.predictor(**{s: frames.get(s) for s in SENSORS})
         except Exception as err:  # a failing model must not take the node down
@@ -339,6 +330,30 @@ class PerceptionCore:
             self.counters['last_age_ms'] = (self.clock() - frame_set.completed_s) * 1e3
             self.counters['mean_process_ms'] += (ms - self.counters['mean_process_ms']) / n
         return messages
+
+    def registered(self, frame_set: FrameSet) -> Optional[Dict[str, np.ndarray]]:
+        """The set's frames on the grid the predictor sees: with registration, thermal and depth
+        warped onto the colour camera's grid (thermal outside its camera's view filled with the
+        normalisation mean); without, as decoded.
+
+        Returns:
+            sensor -> decoded array, present sensors only; None when a frame does not fit the
+            registration from CameraInfo (counted as ``malformed_sets`` and logged, never raised).
+        """
+        if self.registration is None:
+            return dict(frame_set.frames)
+        t0 = time.perf_counter()
+        try:
+            on_rgb = self.registration.apply(**frame_set.frames, thermal_fill=self.thermal_fill)
+        except SensorError as err:
+            with self._lock:
+                self.counters['malformed_sets'] += 1
+            self._log_throttled(f'registration:{err.sensor}:{err.field}', 'warning',
+                                f'skipping set stamped {frame_set.stamp_ns} ns: it does not fit '
+                                f'the registration from CameraInfo: {err}')
+            return None
+        self._stage('register', t0)
+        return {s: on_rgb[s] for s in frame_set.frames}
 
     def publish_diagnostics(self) -> Any:
         """Publish one ``diagnostic_msgs/DiagnosticArray`` now: the inputs' summary with every

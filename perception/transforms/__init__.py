@@ -9,7 +9,8 @@ Importing this package registers every transform in ``perception.registry.TRANSF
   ``DepthQuantize``, ``DepthFlyingPixels``, ``DepthDownsample`` (depth input: a sensor's failures,
   its lower resolution);
 * ``ModalityDropout`` (sensor subsets), ``KeepSensors``, ``ConditionMissingness`` (scene-tied
-  missingness) and ``PackMultiSensorInputs`` (last step).
+  missingness), ``DropTargets`` (a labelled source read unlabelled, for pretraining) and
+  ``PackMultiSensorInputs`` (last step).
 """
 import os
 
@@ -25,10 +26,11 @@ from .modality_dropout import KeepSensors, ModalityDropout  # noqa: E402
 from .scene_missingness import ConditionMissingness  # noqa: E402
 from .rgb_photometric import LowLightSimulation, RGBColorJitter  # noqa: E402
 from .thermal_photometric import ThermalCrossover, ThermalGainOffsetNoise  # noqa: E402
+from .unlabelled import DropTargets  # noqa: E402
 
 __all__ = [
     'Resize', 'RandomResize', 'RandomCrop', 'RandomFlip', 'Pad', 'RGBColorJitter',
     'LowLightSimulation', 'ThermalGainOffsetNoise', 'ThermalCrossover', 'DepthHoles', 'DepthNoise',
     'DepthQuantize', 'DepthFlyingPixels', 'DepthDownsample', 'ModalityDropout', 'KeepSensors',
-    'ConditionMissingness', 'PackMultiSensorInputs'
+    'ConditionMissingness', 'DropTargets', 'PackMultiSensorInputs'
 ]
