@@ -317,6 +317,30 @@ def goal_lines(result: SuiteResult, name: str) -> List[str]:
     if fp32 and int8:
         lines.append(f'- INT8 vs FP32, ONNX Runtime: {fp32:.1f} / {int8:.1f} ms = '
                      f'**{fp32 / int8:.2f}x** (goal >= 1.4x)')
+    return lines + fewer_sensor_lines(result, name)
+
+
+def fewer_sensor_lines(result: SuiteResult, name: str) -> List[str]:
+    """Compared models built for fewer of the sensors (a two-sensor nano): the time they save
+    against ``name`` at every size and backend, next to the share of ``name``'s multiply-adds that
+    the dropped sensors' branches carry (goal: save at least that share)."""
+    lines = []
+    for row in result.rows:
+        if row.group != 'peers' or row.model == name:
+            continue
+        full = result.find('peers', name, row.backend, row.size)
+        if (full is None or not set(row.sensors) < set(full.sensors)
+                or None in (row.gmacs, full.gmacs)):
+            continue
+        saved = 1 - row.stats['median_ms'] / full.stats['median_ms']
+        share = 1 - row.gmacs / full.gmacs
+        dropped = '+'.join(s for s in full.sensors if s not in row.sensors)
+        lines.append(f'- {row.model} ({"+".join(row.sensors)}) vs {name} '
+                     f'({"+".join(full.sensors)}), {row.backend} at {row.size[0]}x{row.size[1]}: '
+                     f'{row.stats["median_ms"]:.1f} vs {full.stats["median_ms"]:.1f} ms, '
+                     f'**{100 * saved:.0f} %** faster; the {dropped} branch carries '
+                     f'{100 * share:.0f} % of the multiply-adds (goal: faster by at least that: '
+                     + ('met' if saved >= share else 'not met') + ')')
     return lines
 
 

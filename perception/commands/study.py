@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'conclusion (never written to the docs)')
     parser.add_argument('--seed', type=int, default=0,
                         help='training seed and base seed of the train/test frames (default 0)')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='studies trained on several seeds (real_rgbt): train and report only '
+                             'these (default: all the study\'s seeds); the docs say which ran')
     parser.add_argument('--iters', type=int, help='training iterations per model (default 500)')
     parser.add_argument('--test-frames', type=int, help='held-out frames per evaluation '
                         '(default 280)')
@@ -64,6 +67,8 @@ def settings_from(args: argparse.Namespace):
         overrides['iters'] = args.iters
     if args.test_frames:
         overrides['test_frames'] = args.test_frames
+    if getattr(args, 'seeds', None):
+        overrides['seeds'] = tuple(args.seeds)
     return Settings.quick_settings(**overrides) if args.quick else Settings(**overrides)
 
 
@@ -77,6 +82,8 @@ def command_line(name: str, args: argparse.Namespace) -> str:
                                  ('--work-dir', args.work_dir, None)):
         if value != default:
             parts += [flag, shlex.quote(str(value))]
+    if getattr(args, 'seeds', None):
+        parts += ['--seeds'] + [str(s) for s in args.seeds]
     return ' '.join(parts)
 
 

@@ -40,6 +40,7 @@ class Settings:
     latency_runs: int = 30
     quick: bool = False
     progress: bool = True
+    seeds: Tuple[int, ...] = ()  # studies trained on several seeds: only these (empty: all of them)
 
     @classmethod
     def quick_settings(cls, **overrides) -> 'Settings':

@@ -72,3 +72,20 @@ def test_single_task_variant_leaves_the_callers_config_alone():
     assert seg_only.model.tasks == ('seg', ) and set(seg_only.model.heads) == {'seg'}
     outputs = seg_only(*br.sensor_inputs((64, 64)))
     assert len(outputs) == 1 and outputs[0].shape[1] == cfg.model.num_classes['seg']
+
+
+def test_fewer_sensor_models_are_held_to_the_dropped_branches_share_of_the_work():
+    from perception.benchmark.suite import fewer_sensor_lines
+    stats = lambda ms: dict(median_ms=ms, p90_ms=ms, mean_ms=ms, min_ms=ms, fps=1e3 / ms)
+    rgbtd, rgbt = ('rgb', 'thermal', 'depth'), ('rgb', 'thermal')
+    rows = [Row('peers', 'nano', (256, 320), 'onnxruntime fp32', rgbtd, stats(10.0), 1.0),
+            Row('peers', 'nano_rgbt', (256, 320), 'onnxruntime fp32', rgbt, stats(8.0), 0.8),
+            Row('peers', 'nano', (480, 640), 'onnxruntime fp32', rgbtd, stats(40.0), 4.0),
+            Row('peers', 'nano_rgbt', (480, 640), 'onnxruntime fp32', rgbt, stats(36.0), 3.2),
+            # same sensors (an earlier design): not a fewer-sensor comparison
+            Row('peers', 'nano_mbv2', (256, 320), 'onnxruntime fp32', rgbtd, stats(9.0), 0.5)]
+    lines = fewer_sensor_lines(SuiteResult(rows), 'nano')
+    assert len(lines) == 2
+    assert '8.0 vs 10.0 ms, **20 %** faster; the depth branch carries 20 %' in lines[0]
+    assert lines[0].endswith('met)') and 'not met' not in lines[0]
+    assert '**10 %** faster' in lines[1] and lines[1].endswith('not met)')
