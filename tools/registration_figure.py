@@ -126,23 +126,9 @@ def _reference():
 
 
 def cpu_model() -> str:
-    """lscpu's 'Model name' (else /proc/cpuinfo's, else the platform's)."""
-    import platform
-    import subprocess
-    try:
-        out = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith('Model name:'):
-                return line.split(':', 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
+    """The CPU's model name (perception.hardware: what every benchmark prints)."""
+    from perception.hardware import cpu_info
+    return str(cpu_info()['model'])
 
 
 def timing(repeats: int = 20) -> None:

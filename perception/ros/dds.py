@@ -85,9 +85,10 @@ class DdsPublisher:
 
 
 class DdsSubscription:
-    def __init__(self, bus: 'DdsBus', topic: str, msgtype: str, callback: Callable[[Any], None],
-                 qos: QosSpec, raw: bool = False):
+    def __init__(self, bus: 'DdsBus', topic: str, msgtype: str, callback: Callable[..., None],
+                 qos: QosSpec, raw: bool = False, with_info: bool = False):
         self.topic, self.msgtype, self.callback, self.raw = topic, msgtype, callback, raw
+        self.with_info = with_info
         self.reader = DataReader(bus.participant, bus.topic(topic, msgtype), qos=dds_qos(qos))
         self.condition = ReadCondition(self.reader, SampleState.Any | ViewState.Any | InstanceState.Any)
         self.decode_errors = 0
@@ -131,10 +132,13 @@ class DdsBus:
                   ) -> DdsPublisher:
         return DdsPublisher(self, topic, msgtype, qos)
 
-    def subscribe(self, topic: str, msgtype: str, callback: Callable[[Any], None],
-                  qos: QosSpec = QosSpec.preset('sensor_data'), raw: bool = False) -> DdsSubscription:
-        """``callback(msg)`` with the rosbags message (``raw=True``: the CDR bytes)."""
-        sub = DdsSubscription(self, topic, msgtype, callback, qos, raw)
+    def subscribe(self, topic: str, msgtype: str, callback: Callable[..., None],
+                  qos: QosSpec = QosSpec.preset('sensor_data'), raw: bool = False,
+                  with_info: bool = False) -> DdsSubscription:
+        """``callback(msg)`` with the rosbags message (``raw=True``: the CDR bytes);
+        ``with_info=True``: ``callback(msg, info)``, as rclpy's two-argument callbacks, with
+        ``info['source_timestamp']`` the writer's wall-clock time of the sample (ns)."""
+        sub = DdsSubscription(self, topic, msgtype, callback, qos, raw, with_info)
         with self._lock:
             self._subs.append(sub)
         self._waitset.attach(sub.condition)
@@ -159,10 +163,10 @@ class DdsBus:
             for sample in sub.reader.take(N=64):
                 if isinstance(sample, RawSample):
                     handled += 1
-                    self._deliver(sub, sample.cdr)
+                    self._deliver(sub, sample.cdr, sample.sample_info)
         return handled
 
-    def _deliver(self, sub: DdsSubscription, cdr: bytes) -> None:
+    def _deliver(self, sub: DdsSubscription, cdr: bytes, sample_info: Any = None) -> None:
         if sub.raw:
             msg: Any = cdr
         else:
@@ -174,7 +178,10 @@ class DdsBus:
                                  f'{sub.msgtype}: {type(err).__name__}: {err}')
                 return
         try:
-            sub.callback(msg)
+            if sub.with_info:
+                sub.callback(msg, {'source_timestamp': getattr(sample_info, 'source_timestamp', None)})
+            else:
+                sub.callback(msg)
         except Exception:  # one failing callback must not stop the dispatch thread
             self.log.exception(f'{sub.topic}: callback failed')
 

@@ -68,3 +68,18 @@ def header(stamp_ns: int, frame_id: str = '') -> Any:
 def stamp_ns(hdr: Any) -> int:
     """Header stamp as integer nanoseconds: exact, and orderable for the synchroniser."""
     return int(hdr.stamp.sec) * 1_000_000_000 + int(hdr.stamp.nanosec)
+
+
+def pinhole_camera_info(width: int, height: int, focal: float, frame_id: str = 'camera',
+                        stamp_ns: int = 0) -> Any:
+    """A pinhole ``sensor_msgs/CameraInfo``: focal length ``focal`` px, principal point at the
+    image centre, no distortion (rigs in tests and tools; a driver sends its own calibration)."""
+    import numpy as np
+    k = np.array([focal, 0, width / 2, 0, focal, height / 2, 0, 0, 1], np.float64)
+    p = np.array([focal, 0, width / 2, 0, 0, focal, height / 2, 0, 0, 0, 1, 0], np.float64)
+    roi = msg_class('sensor_msgs/msg/RegionOfInterest')(x_offset=0, y_offset=0, height=0,
+                                                        width=0, do_rectify=False)
+    return msg_class(CAMERA_INFO)(
+        header=header(stamp_ns, frame_id), height=height, width=width,
+        distortion_model='plumb_bob', d=np.zeros(5), k=k, r=np.eye(3).reshape(-1), p=p,
+        binning_x=0, binning_y=0, roi=roi)

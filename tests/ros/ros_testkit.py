@@ -95,14 +95,6 @@ def depth_for_index(index: int) -> float:
 
 
 def camera_info(width: int, height: int, focal: float, frame_id: str = 'camera', stamp_ns: int = 0):
-    """A pinhole ``sensor_msgs/CameraInfo`` (rosbags message object): focal length ``focal`` px,
-    principal point at the image centre, no distortion."""
-    from perception.ros import typestore as ts
-    k = np.array([focal, 0, width / 2, 0, focal, height / 2, 0, 0, 1], np.float64)
-    p = np.array([focal, 0, width / 2, 0, 0, focal, height / 2, 0, 0, 0, 1, 0], np.float64)
-    roi = ts.msg_class('sensor_msgs/msg/RegionOfInterest')(x_offset=0, y_offset=0, height=0,
-                                                           width=0, do_rectify=False)
-    return ts.msg_class(ts.CAMERA_INFO)(
-        header=ts.header(stamp_ns, frame_id), height=height, width=width,
-        distortion_model='plumb_bob', d=np.zeros(5), k=k, r=np.eye(3).reshape(-1), p=p,
-        binning_x=0, binning_y=0, roi=roi)
+    """A pinhole CameraInfo (rosbags message object): perception.ros.typestore.pinhole_camera_info."""
+    from perception.ros.typestore import pinhole_camera_info
+    return pinhole_camera_info(width, height, focal, frame_id, stamp_ns)
