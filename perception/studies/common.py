@@ -141,23 +141,30 @@ def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str]
 
 #: Config keys that do not change the trained model: where its files go, deployment settings chosen
 #: after training (the overlays' display threshold), and how it is evaluated.
-UNTRAINED_KEYS = ('work_dir', 'experiment_name', 'load_from', 'custom_hooks', 'display_thr',
+UNTRAINED_KEYS = ('work_dir', 'experiment_name', 'load_from', 'display_thr',
                   'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'val_cfg',
                   'test_cfg', 'subset_eval_conditions')
 #: ... and every top-level key named like an evaluation set, metric or test pipeline
 #: (``msrs_val_dataloader``, ``rgbt_evaluator``, ``rgbt_test_pipeline``, ``msrs_val_ids``).
 UNTRAINED_SUFFIXES = ('_val_dataloader', '_test_dataloader', '_evaluator', 'test_pipeline',
                       '_val_ids')
+#: Custom hooks that only show progress; every other hook may change the saved weights (an
+#: EMAHook saves the averaged ones) and so is part of what a model is.
+UNTRAINED_HOOKS = ('ProgressBarHook', )
 
 
 def config_hash(cfg: Config) -> str:
-    """What a model is: everything in the config except ``UNTRAINED_KEYS`` and keys ending in
-    ``UNTRAINED_SUFFIXES``: two configs that train the same model share its cache folder whatever
-    they evaluate it on."""
+    """What a model is: everything in the config except ``UNTRAINED_KEYS``, keys ending in
+    ``UNTRAINED_SUFFIXES`` and progress hooks (``UNTRAINED_HOOKS``): two configs that train the
+    same model share its cache folder whatever they evaluate it on."""
     clean = copy.deepcopy(cfg)
     for key in list(clean.keys()):
         if key in UNTRAINED_KEYS or key.endswith(UNTRAINED_SUFFIXES):
             clean.pop(key, None)
+    hooks = [h for h in clean.pop('custom_hooks', None) or []
+             if h.get('type') not in UNTRAINED_HOOKS]
+    if hooks:
+        clean.custom_hooks = hooks
     return hashlib.sha256(clean.pretty_text.encode()).hexdigest()[:12]
 
 

@@ -68,6 +68,18 @@ def test_config_hash_identifies_the_model_not_its_folder(base):
     assert config_hash(moved) == config_hash(base)
     assert config_hash(variant(base, balance_weight=0.1)) != config_hash(base)
     assert config_hash(variant(base, fusion='SumFusion')) != config_hash(base)
+    # a progress bar does not change the weights; an EMA of them does (the saved weights are its)
+    shown = variant(base)
+    shown.custom_hooks = list(base.get('custom_hooks') or []) + [
+        dict(type='ProgressBarHook', desc='train')]
+    assert config_hash(shown) == config_hash(base)
+    averaged = variant(base)
+    averaged.custom_hooks = list(base.get('custom_hooks') or []) + [
+        dict(type='EMAHook', momentum=0.02)]
+    assert config_hash(averaged) != config_hash(base)
+    slower = variant(averaged)
+    slower.custom_hooks[-1]['momentum'] = 0.0002
+    assert config_hash(slower) != config_hash(averaged)
 
 
 def test_splice_section_replaces_only_its_own_block(tmp_path):
