@@ -151,12 +151,26 @@ def _describe(raw: np.ndarray) -> str:
     return f'{raw.dtype} with {channels} channel(s), shape {raw.shape}'
 
 
+#: a file's dtype -> how the encodings' ``storage`` of that bit depth begins
+_STORAGE_PREFIX = {np.dtype(np.uint8): '8-bit', np.dtype(np.uint16): '16-bit',
+                   np.dtype(np.float32): '32-bit float'}
+
+
+def _encodings_storing(raw: np.ndarray, site: Site) -> str:
+    """'; encodings of this sensor for such a file: ...' (the fix for a wrong encoding), or ''."""
+    prefix = _STORAGE_PREFIX.get(raw.dtype)
+    names = [e.name for e in ENCODINGS.values()
+             if prefix and e.modality == site.sensor and e.storage.startswith(prefix)]
+    return (f'; encodings of {site.sensor} for such a file: {", ".join(names)} (docs/data.md; '
+            f'`perception infer --{site.sensor}-encoding NAME`)') if names else ''
+
+
 def check_stored(raw: np.ndarray, site: Site, dtype, channels: Tuple[int, ...],
                  storage: str) -> None:
     """The stored bit depth and channel count must be the encoding's (else SensorError)."""
     ch = 1 if raw.ndim == 2 else (raw.shape[2] if raw.ndim == 3 else -1)
     if raw.dtype != dtype:
-        raise site.error('bit depth', storage, _describe(raw))
+        raise site.error('bit depth', storage, _describe(raw) + _encodings_storing(raw, site))
     if ch not in channels:
         raise site.error('channels', storage, _describe(raw))
 

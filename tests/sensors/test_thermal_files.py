@@ -188,3 +188,14 @@ def test_training_loader_scales_radiometric_thermal(tmp_path):
         LoadMultiSensorSample().transform(dict(info))
     with pytest.raises(ConfigError, match='mode'):
         LoadMultiSensorSample(thermal_scaling=dict(mode='auto', low=0, high=1))
+
+
+def test_a_file_of_another_bit_depth_names_the_encodings_that_read_it(tmp_path):
+    """16-bit thermal (the generic layout's) given to the 8-bit default: the error lists the
+    thermal encodings of 16-bit files, and none of another sensor or bit depth."""
+    path = _write(tmp_path / 't16.png', np.zeros((2, 2), np.uint16))
+    with pytest.raises(SensorError, match='bit depth') as info:
+        decode_file(path, 'u8_unit', 'thermal')
+    message = str(info.value)
+    assert 'u16_unit, u16_radiometric' in message and '--thermal-encoding' in message
+    assert 'uint16_mm' not in message and 'mfnet' not in message
