@@ -288,7 +288,7 @@ def _table(rows: Sequence[Row], peaks: Dict[str, float], with_sensors: bool = Fa
     return lines
 
 
-def goal_lines(result: SuiteResult, name: str) -> List[str]:
+def goal_lines(result: SuiteResult, name: str, compared: Sequence[str] = ()) -> List[str]:
     """The latency goals as ratios measured in this run (docs/benchmarks.md, "Goals")."""
     def ms(group, model, backend):
         row = result.find(group, model, backend)
@@ -317,16 +317,16 @@ def goal_lines(result: SuiteResult, name: str) -> List[str]:
     if fp32 and int8:
         lines.append(f'- INT8 vs FP32, ONNX Runtime: {fp32:.1f} / {int8:.1f} ms = '
                      f'**{fp32 / int8:.2f}x** (goal >= 1.4x)')
-    return lines + fewer_sensor_lines(result, name)
+    return lines + fewer_sensor_lines(result, name, compared)
 
 
-def fewer_sensor_lines(result: SuiteResult, name: str) -> List[str]:
-    """Compared models built for fewer of the sensors (a two-sensor nano): the time they save
-    against ``name`` at every size and backend, next to the share of ``name``'s multiply-adds that
-    the dropped sensors' branches carry (goal: save at least that share)."""
+def fewer_sensor_lines(result: SuiteResult, name: str, compared: Sequence[str]) -> List[str]:
+    """The ``compared`` models (config stems) built for fewer of the sensors (a two-sensor nano):
+    the time they save against ``name`` at every size and backend, next to the share of ``name``'s
+    multiply-adds that the dropped sensors' branches carry (goal: save at least that share)."""
     lines = []
     for row in result.rows:
-        if row.group != 'peers' or row.model == name:
+        if row.group != 'peers' or row.model == name or row.model not in compared:
             continue
         full = result.find('peers', name, row.backend, row.size)
         if (full is None or not set(row.sensors) < set(full.sensors)
@@ -389,7 +389,7 @@ def to_markdown(result: SuiteResult, command: str, opts: SuiteOptions) -> str:
            'GMACs: multiply-adds per frame (torch.utils.flop_counter; conv, matmul and attention, '
            'element-wise ops not counted); achieved GFLOP/s = 2 x GMACs / median latency. The '
            'machine is shared: p90 shows interference.', '']
-    goals = goal_lines(result, name)
+    goals = goal_lines(result, name, [Path(c).stem for c in opts.compare])
     if goals:
         out += ['## Goals, as measured in this run', ''] + goals + ['']
     out += ['## Backends', ''] + _table(by['backends'], peaks) + ['']
