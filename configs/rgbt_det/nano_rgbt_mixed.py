@@ -40,3 +40,5 @@ val_dataloader = dict(_base_.msrs_val_dataloader, _delete_=True)
 test_dataloader = val_dataloader
 val_evaluator = dict(_base_.rgbt_evaluator, _delete_=True)
 test_evaluator = val_evaluator
+# the overlays' display threshold: maximises F1 on the validation frames (docs/real_rgbt.md)
+display_thr = 0.45
