@@ -102,59 +102,67 @@ def test_compressed_and_driver_encodings_through_rclpy(ros_context):
 
 
 def test_yuv_and_bgra_colour_through_rclpy(ros_context):
+    """Each colour encoding in turn, published (again every 0.5 s: the input QoS is best effort)
+    until the node has processed one more set; none counted malformed."""
     node = _node(**{'topics.thermal': '', 'topics.depth': ''})
-    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     helper = rclpy.create_node('perception_yuv_helper')
-    got = []
-    helper.create_subscription(Detection2DArray, 'perception/detections', got.append, 10)
-    pub = helper.create_publisher(Image, '/camera/color/image_raw', 10)
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(helper)
-    for k, encoding in enumerate(['yuv422', 'yuv422_yuy2', 'bgra8', 'rgba8'] * 2):
-        rgb = synthetic_frame(k)[0]
-        pub.publish(_to_rclpy(encode_sensor(rgb, 'rgb', encoding, ts.header(time.time_ns(), 'c')),
-                              Image))
-        executor.spin_once(timeout_sec=0.1)
-    deadline = time.time() + 8
-    while node.core.stats()['processed'] < 4 and time.time() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    stats = node.core.stats()
-    assert stats['processed'] >= 4 and stats['malformed.rgb'] == 0
-    node.trigger_deactivate()
-    node.trigger_cleanup()
-    node.destroy_node()
-    helper.destroy_node()
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        pub = helper.create_publisher(Image, '/camera/color/image_raw', 10)
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        executor.add_node(helper)
+        for k, encoding in enumerate(['yuv422', 'yuv422_yuy2', 'bgra8', 'rgba8']):
+            rgb = synthetic_frame(k)[0]
+            before, deadline, sent = node.core.stats()['processed'], time.time() + 10, 0.0
+            while node.core.stats()['processed'] == before and time.time() < deadline:
+                if time.time() - sent > 0.5:
+                    pub.publish(_to_rclpy(encode_sensor(rgb, 'rgb', encoding,
+                                                        ts.header(time.time_ns(), 'c')), Image))
+                    sent = time.time()
+                executor.spin_once(timeout_sec=0.05)
+            assert node.core.stats()['processed'] > before, f'{encoding}: no set processed'
+        assert node.core.stats()['malformed.rgb'] == 0
+    finally:
+        node.trigger_deactivate()
+        node.trigger_cleanup()
+        node.destroy_node()
+        helper.destroy_node()
 
 
 def test_class_lists_reach_a_late_subscriber(ros_context):
     node = _node(score_thr=0.25)
-    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
-    time.sleep(0.5)              # published at activation; the subscriber comes later
-    helper = rclpy.create_node('perception_classes_helper')
-    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    got = {}
-    for name in ('det_classes', 'seg_classes'):
-        helper.create_subscription(LabelInfo, f'perception/{name}',
-                                   lambda msg, n=name: got.setdefault(n, msg), qos)
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    executor.add_node(helper)
-    deadline = time.time() + 8
-    while len(got) < 2 and time.time() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    assert set(got) == {'det_classes', 'seg_classes'}, 'LabelInfo not delivered to a late subscriber'
-    assert [(c.class_id, c.class_name) for c in got['det_classes'].class_map] == [
-        (0, 'hot'), (1, 'bright')]
-    assert abs(got['det_classes'].threshold - 0.25) < 1e-6
-    assert [c.class_name for c in got['seg_classes'].class_map] == ['none', 'hot', 'bright']
-    node.trigger_deactivate()
-    node.trigger_cleanup()
-    node.destroy_node()
-    helper.destroy_node()
+    helper = None
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        time.sleep(0.5)              # published at activation; the subscriber comes later
+        helper = rclpy.create_node('perception_classes_helper')
+        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        got = {}
+        for name in ('det_classes', 'seg_classes'):
+            helper.create_subscription(LabelInfo, f'perception/{name}',
+                                       lambda msg, n=name: got.setdefault(n, msg), qos)
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        executor.add_node(helper)
+        deadline = time.time() + 8
+        while len(got) < 2 and time.time() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert set(got) == {'det_classes', 'seg_classes'}, \
+            'LabelInfo not delivered to a late subscriber'
+        assert [(c.class_id, c.class_name) for c in got['det_classes'].class_map] == [
+            (0, 'hot'), (1, 'bright')]
+        assert abs(got['det_classes'].threshold - 0.25) < 1e-6
+        assert [c.class_name for c in got['seg_classes'].class_map] == ['none', 'hot', 'bright']
+    finally:
+        node.trigger_deactivate()
+        node.trigger_cleanup()
+        node.destroy_node()
+        if helper is not None:
+            helper.destroy_node()
 
 
 def test_sim_time_drives_staleness(ros_context):
