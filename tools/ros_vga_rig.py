@@ -344,12 +344,7 @@ def build_workspace(ws: Path) -> Path:
     the workspace's install/local_setup.bash."""
     import ros2_env
     ws.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get('PYTHONPATH', ''),
-                                                       ros2_env.colcon_pythonpath()]))
-    cmd = [sys.executable, '-m', 'colcon', '--log-base', str(ws / 'log'), 'build',
-           '--base-paths', str(REPO / 'ros_nodes'), '--build-base', str(ws / 'build'),
-           '--install-base', str(ws / 'install'), '--event-handlers', 'console_direct-']
-    proc = subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    proc = ros2_env.colcon_build_nodes(ws, 600)
     if proc.returncode != 0:
         raise RuntimeError(f'colcon build failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}')
     return ws / 'install' / 'local_setup.bash'

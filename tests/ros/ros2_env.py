@@ -61,3 +61,18 @@ def dds_ports(domain: int, participants: int = 32) -> range:
     """The UDP ports a domain's participants (up to ``participants``) may bind."""
     base = 7400 + 250 * domain
     return range(base, base + 12 + 2 * participants)
+
+
+def colcon_build_nodes(ws: Path, timeout_s: float):
+    """``ros_nodes`` built by colcon into workspace ``ws``, run as ``<this interpreter> -m colcon``
+    so that the node's entry point starts this interpreter (the venv flow of ros_nodes/README.md);
+    returns the finished ``subprocess.CompletedProcess`` (output captured) for the caller to check."""
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get('PYTHONPATH', ''),
+                                                       colcon_pythonpath()]))
+    cmd = [sys.executable, '-m', 'colcon', '--log-base', str(ws / 'log'), 'build',
+           '--base-paths', str(repo / 'ros_nodes'), '--build-base', str(ws / 'build'),
+           '--install-base', str(ws / 'install'), '--event-handlers', 'console_direct-']
+    return subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=timeout_s)

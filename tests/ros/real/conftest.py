@@ -61,12 +61,7 @@ def ros_workspace(tmp_path_factory) -> Path:
     the workspace's ``install/local_setup.bash``."""
     import ros2_env
     ws = tmp_path_factory.mktemp('ros_ws')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ.get('PYTHONPATH', ''),
-                                                       ros2_env.colcon_pythonpath()]))
-    cmd = [sys.executable, '-m', 'colcon', '--log-base', str(ws / 'log'), 'build',
-           '--base-paths', str(REPO / 'ros_nodes'), '--build-base', str(ws / 'build'),
-           '--install-base', str(ws / 'install'), '--event-handlers', 'console_direct-']
-    proc = subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=300)
+    proc = ros2_env.colcon_build_nodes(ws, 300)
     assert proc.returncode == 0, f'colcon build failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}'
     script = ws / 'install' / 'perception_ros' / 'lib' / 'perception_ros' / 'perception_node'
     assert script.read_text().splitlines()[0] == f'#!{sys.executable}', 'entry point interpreter'
