@@ -102,12 +102,14 @@ def base_config(settings: Settings) -> Config:
 
 def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str] = None,
             tasks: Optional[Sequence[str]] = None, balance_weight: Optional[float] = None,
-            train_conditions: Optional[Sequence[str]] = None,
+            decoder_options: Optional[dict] = None, train_conditions: Optional[Sequence[str]] = None,
             train_missingness: Optional[List[dict]] = None) -> Config:
     """A copy of ``cfg`` that differs in the named parts only.
 
     fusion: 'AttentionFusion' (default), 'ConcatFusion' or 'SumFusion'.
     decoder: 'TaskExpertDecoder' (default) or 'PlainDecoder'.
+    decoder_options: keyword arguments set on the (new) decoder, e.g. ``dict(num_experts=2)`` or
+        ``dict(channels=(48, 72, 96, 144))`` (decoder widths; the heads read what it gives).
     tasks: a subset of ('seg', 'det', 'depth'): heads, loss weights and metric follow.
     train_missingness: transforms that replace the train pipeline's ``ModalityDropout`` (an empty
         list removes it), e.g. ``[dict(type='KeepSensors', sensors=['rgb'])]``.
@@ -121,6 +123,8 @@ def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str]
         model.decoder = dict(type=decoder, norm_cfg=model.decoder.get('norm_cfg'))
     if balance_weight is not None:
         model.decoder.balance_weight = balance_weight
+    if decoder_options:
+        model.decoder.update(copy.deepcopy(decoder_options))
     if tasks is not None:
         model.tasks = tuple(tasks)
         model.heads = {t: h for t, h in model.heads.items() if t in tasks}

@@ -1,6 +1,13 @@
 """Study 3: the multi-task MoE model vs three single-task models vs the multi-task plain decoder.
 
-All five models share the encoders, the attention fusion and the training recipe (same iterations,
+The fair comparison for the MoE is a plain decoder that costs as much when deployed: the study times
+the MoE's deployed graph and the plain decoder's at several widths (untrained: weights do not change
+the time) and trains the plain decoder at the width whose ONNX Runtime latency is closest to the
+MoE's (``equal_latency_plain``). Four MoE variants spend about the same time differently: fewer,
+wider experts; experts only at the coarse levels (strides 16-32); per-task expert subsets (one
+shared expert and one private per task); routing on the modality mask.
+
+All the models share the encoders, the attention fusion and the training recipe (same iterations,
 batch, data and augmentation); they differ only in the decoder (TaskExpert MoE or the plain shared
 top-down decoder) and in the tasks they carry. Each single-task model gets the same training budget
 as the multi-task model, so the three together cost three times its training. Params, FLOPs and
@@ -11,7 +18,9 @@ it).
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Sequence, Tuple
+
+from mmengine.config import Config
 
 from . import report
 from .common import (Log, Settings, Trained, base_config, evaluate, latency_costs, size_label,
@@ -23,6 +32,17 @@ FIGURE = 'study3_multitask.png'
 FIGURES = (FIGURE, )
 COST_SIZE = (256, 320)
 SINGLE = {'seg': 'seg only', 'det': 'det only', 'depth': 'depth only'}
+#: (id, name in the tables, options on the shipped TaskExpertDecoder)
+MOE_VARIANTS = (
+    ('moe_2_wide_experts', 'MoE, 2 wider experts', dict(num_experts=2, expert_expansion=2)),
+    ('moe_coarse_experts', 'MoE, experts at strides 16-32', dict(expert_levels=(2, 3))),
+    ('moe_task_experts', 'MoE, per-task experts',
+     dict(task_experts=dict(seg=(0, 1), det=(0, 2), depth=(0, 3)))),
+    ('moe_mask_routing', 'MoE, routing on the modality mask', dict(mask_routing=True)),
+)
+#: plain decoder widths tried for the equal-latency match, as multiples of the shipped widths
+PLAIN_WIDTHS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+EQUAL_PLAIN = 'plain, equal latency'
 
 
 COST_KEYS = ('params_m', 'gmacs', 'latency_ms', 'eager_ms')
@@ -37,24 +57,62 @@ def cost(name: str, model: Trained, runs: int, folder: str, log: Log = print) ->
                 eager_ms=at['pytorch eager'])
 
 
+def _scaled(widths: Sequence[int], factor: float) -> Tuple[int, ...]:
+    """Decoder widths times ``factor``, rounded to multiples of 8 (fast kernels, even groups)."""
+    return tuple(max(8, int(round(w * factor / 8)) * 8) for w in widths)
+
+
+def equal_latency_plain(base: Config, settings: Settings, folder: str,
+                        log: Log = print) -> Dict:
+    """The plain-decoder widths whose deployed ONNX Runtime latency at ``COST_SIZE`` is closest to
+    the MoE model's, measured in this run on untrained models (the weights do not change the
+    time). Returns ``dict(widths, factor, target_ms, tried={factor: ms})``."""
+    widths = tuple(base.model.fusion.channels)
+    untrained = lambda cfg, name: Trained(name, '', cfg, 0.0, False)   # noqa: E731
+    target = cost('MoE (timing)', untrained(base, 'moe'), settings.latency_runs, folder,
+                  log)['latency_ms']
+    tried = {}
+    for factor in (PLAIN_WIDTHS[0], PLAIN_WIDTHS[2]) if settings.quick else PLAIN_WIDTHS:
+        cfg = variant(base, decoder='PlainDecoder',
+                      decoder_options=dict(channels=_scaled(widths, factor)))
+        tried[factor] = cost(f'plain x{factor:g} (timing)', untrained(cfg, 'plain'),
+                             settings.latency_runs, folder, log)['latency_ms']
+        if tried[factor] > target * 1.1:   # wider ones only cost more
+            break
+    factor = min(tried, key=lambda f: abs(tried[f] - target))
+    log(f'  equal latency: MoE {target:.1f} ms; plain decoder at {factor:g}x the widths '
+        f'{_scaled(widths, factor)}: {tried[factor]:.1f} ms')
+    return dict(widths=_scaled(widths, factor), factor=factor, target_ms=target,
+                tried={f'{f:g}': ms for f, ms in tried.items()})
+
+
 def run(settings: Settings, log: Log = print) -> Dict:
+    import os.path as osp
     base = base_config(settings)
+    folder = osp.join(settings.work_dir, NAME, 'latency')
+    log(f'  matching the plain decoder\'s deployed latency to the MoE\'s at '
+        f'{size_label(COST_SIZE)}')
+    match = equal_latency_plain(base, settings, folder, log)
     trained = {'MoE multi-task': train(base, 'moe_multitask', settings, log),
                'plain multi-task': train(variant(base, decoder='PlainDecoder'), 'plain_multitask',
-                                         settings, log)}
+                                         settings, log),
+               EQUAL_PLAIN: train(variant(base, decoder='PlainDecoder',
+                                          decoder_options=dict(channels=match['widths'])),
+                                  'plain_equal_latency', settings, log)}
+    for key, name, options in MOE_VARIANTS:
+        trained[name] = train(variant(base, decoder_options=options), key, settings, log)
     for task, name in SINGLE.items():
         trained[name] = train(variant(base, tasks=(task, )), name.replace(' ', '_'), settings, log)
     metrics = {name: evaluate(m, settings, 'all_conditions', log=log)
                for name, m in trained.items()}
     log(f'  measuring params, FLOPs and latency of the deployed graphs at '
         f'{size_label(COST_SIZE)}')
-    import os.path as osp
-    folder = osp.join(settings.work_dir, NAME, 'latency')
     costs = {name: cost(name, m, settings.latency_runs, folder, log)
              for name, m in trained.items()}
     costs['3 single-task models (sum)'] = {
         k: sum(costs[n][k] for n in SINGLE.values()) for k in COST_KEYS}
-    return dict(metrics=metrics, costs=costs,
+    return dict(metrics=metrics, costs=costs, equal_latency=match,
+                variants={name: options for _, name, options in MOE_VARIANTS},
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in trained.items()})
 
 
@@ -75,8 +133,8 @@ def summary(result: Dict) -> str:
 def figures(result: Dict, folder: str) -> list:
     plt = report.pyplot()
     names = list(result['metrics'])
-    fig, axes = plt.subplots(1, 5, figsize=(22, 4.4))
-    colours = ['C0', 'C1', 'C2', 'C3', 'C4']
+    fig, axes = plt.subplots(1, 5, figsize=(24, 5.2))
+    colours = [f'C{i % 10}' for i in range(len(names))]
     for ax, (key, label, up) in zip(axes, report.HEADLINE):
         values = [result['metrics'][n].get(key, float('nan')) for n in names]
         ax.bar(range(len(names)), values, color=colours[:len(names)])
@@ -102,6 +160,17 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
            f'batch 1) in ONNX Runtime FP32 and PyTorch eager at {COST_SIZE[0]}x{COST_SIZE[1]}, '
            'measured in this run. A single-task '
            'model has its task\'s metrics only; the sum row adds up the three single-task models '
-           'and shows each one\'s own metric:', '', summary(result), '',
-           f'![multi-task vs single-task]({images}/{FIGURE})', '']
+           'and shows each one\'s own metric:', '', summary(result), '']
+    match = result.get('equal_latency')
+    if match:
+        tried = ', '.join(f'{f}x {ms:.1f} ms' for f, ms in match['tried'].items())
+        out += [f'Equal-latency match (untrained deployed graphs, ONNX Runtime, this run): the MoE '
+                f'model {match["target_ms"]:.1f} ms; plain decoder widths tried {tried}; trained '
+                f'at {match["factor"]:g}x, decoder widths {tuple(match["widths"])} '
+                f'("{EQUAL_PLAIN}"). The latency column above is the trained models\' own '
+                'measurement.', '']
+    if result.get('variants'):
+        out += ['MoE variants (options on the shipped `TaskExpertDecoder`): ' + '; '.join(
+            f'{name}: `{options}`' for name, options in result['variants'].items()) + '.', '']
+    out += [f'![multi-task vs single-task]({images}/{FIGURE})', '']
     return '\n'.join(out) + '\n'

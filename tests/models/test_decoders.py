@@ -103,3 +103,87 @@ def test_mask_aware_routing_follows_the_sensor_combination_and_folds():
             torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4, msg=f'{task}[{level}]')
     with pytest.raises(ValueError, match='modality mask'):
         dec(feats)
+
+
+def _trained_like_bn(module):
+    with torch.no_grad():
+        for m in module.modules():   # BN statistics away from the identity, so folding is real
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+
+
+def test_per_task_experts_route_only_among_their_own_experts_and_fold():
+    """task_experts: a task's gate gives exactly zero weight to the experts it does not own, the
+    others and its memory sum to one; the balance term evens only the owned experts; the fused
+    (re-parameterised) decoder gives the same outputs."""
+    import copy
+
+    from perception.models.layers import reparameterize
+    torch.manual_seed(0)
+    own = dict(seg=(0, 1), det=(0, 2), depth=(0, 3))
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', 'det', 'depth'), out_levels=OUT_LEVELS,
+                            num_experts=4, gate_channels=8, task_experts=own).eval()
+    _trained_like_bn(dec)
+    with torch.no_grad():
+        out = dec(_feats())
+        fused = reparameterize(copy.deepcopy(dec))(_feats())
+    for name, g in out.gates.items():
+        task = name.split('_')[1]
+        others = [e for e in range(4) if e not in own[task]]
+        assert float(g[:, others].abs().max()) == 0.0, name
+        assert float(g[:, list(own[task]) + [4]].min()) > 0.0, name
+        torch.testing.assert_close(g.sum(1), torch.ones_like(g[:, 0]))
+    for task, maps in out.feats.items():
+        for ref, got in zip(maps, fused.feats[task]):
+            torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    # balance: a gate that uses its two experts evenly is balanced although two experts are unused
+    even = torch.zeros(1, 5, 2, 2)
+    even[:, [0, 1]] = 0.4
+    even[:, 4] = 0.2
+    dec.balance_weight = 1.0
+    assert float(dec.aux_loss({'gate_seg_s4': even})) == pytest.approx(0.0, abs=1e-6)
+    skewed = even.clone()
+    skewed[:, 0], skewed[:, 1] = 0.8, 0.0
+    assert float(dec.aux_loss({'gate_seg_s4': skewed})) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize('task_experts, match', [
+    (dict(seg=(0, 4)), r"task_experts\['seg'\]"), (dict(seg=()), r"task_experts\['seg'\]"),
+    (dict(flow=(0, )), 'flow')])
+def test_bad_task_experts_are_refused_with_the_task_named(task_experts, match):
+    with pytest.raises(ValueError, match=match):
+        TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, )), num_experts=4,
+                          task_experts=task_experts)
+
+
+def test_wider_experts_project_back_to_the_level_width_and_fold():
+    import copy
+
+    from perception.models.layers import reparameterize
+    torch.manual_seed(0)
+    dec = TaskExpertDecoder(IN_CH, tasks=('seg', 'det'), out_levels=dict(seg=(0, ), det=(1, 2, 3)),
+                            num_experts=2, expert_expansion=3, gate_channels=8).eval()
+    bank = dec.experts['0']
+    assert bank.conv.conv.out_channels == 2 * 3 * IN_CH[0]
+    assert bank.project.conv.groups == 2 and bank.project.conv.out_channels == 2 * IN_CH[0]
+    assert TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, ))
+                             ).experts['0'].project is None   # the default has no projection
+    _trained_like_bn(dec)
+    with torch.no_grad():
+        out = dec(_feats())
+        fused = reparameterize(copy.deepcopy(dec))(_feats())
+    assert out.feats['seg'][0].shape == (2, IN_CH[0], *SIZES[0])
+    for task, maps in out.feats.items():
+        for ref, got in zip(maps, fused.feats[task]):
+            torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match='expert_expansion'):
+        TaskExpertDecoder(IN_CH, tasks=('seg', ), out_levels=dict(seg=(0, )), expert_expansion=0)
+
+
+def test_a_widened_plain_decoder_gives_its_widths_to_the_heads():
+    dec = PlainDecoder(IN_CH, tasks=('seg', 'det'), out_levels=dict(seg=(0, ), det=(1, 2, 3)),
+                       channels=(32, 48, 64, 80))
+    out = dec(_feats())
+    assert dec.out_channels == dict(seg=(32, ), det=(48, 64, 80))
+    assert [f.shape[1] for f in out.feats['det']] == [48, 64, 80]

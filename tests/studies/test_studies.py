@@ -58,7 +58,13 @@ def test_variants_change_only_what_is_studied(base):
     assert rgb.train_dataloader.dataset.conditions == ['day', 'fog']
     assert 'ModalityDropout' in _types(base)
     assert variant(base, balance_weight=0.0).model.decoder.balance_weight == 0.0
-    for cfg in (concat, plain, seg):
+    wide = variant(base, decoder='PlainDecoder', decoder_options=dict(channels=(48, 72, 96, 144)))
+    assert wide.model.decoder == dict(type='PlainDecoder', channels=(48, 72, 96, 144),
+                                      norm_cfg=base.model.decoder.norm_cfg)
+    two = variant(base, decoder_options=dict(num_experts=2, expert_expansion=2))
+    assert two.model.decoder == dict(base.model.decoder, num_experts=2, expert_expansion=2)
+    assert 'expert_expansion' not in base.model.decoder
+    for cfg in (concat, plain, seg, wide, two):
         build_model(cfg)      # every variant is a valid model
 
 
@@ -167,6 +173,12 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     assert 'depth/AbsRel' not in multi['metrics']['seg only']
     assert all(c['params_m'] > 0.1 and c['gmacs'] > 0.1 and c['latency_ms'] > 0
                for c in multi['costs'].values())
+    # the equal-latency plain decoder and the MoE variants are trained and scored like the rest
+    from perception.studies.multitask import EQUAL_PLAIN, MOE_VARIANTS
+    assert {EQUAL_PLAIN} | {name for _, name, _ in MOE_VARIANTS} <= set(multi['metrics'])
+    match = multi['equal_latency']
+    assert match['target_ms'] > 0 and len(match['tried']) >= 1
+    assert f"{match['factor']:g}" in match['tried'] and len(match['widths']) == 4
     experts = json.load(open(tmp_path / 'experts' / 'results.json'))
     for model in experts['models'].values():
         for usage in model['usage'].values():

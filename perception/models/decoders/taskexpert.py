@@ -29,20 +29,31 @@ from .base import STRIDES, BaseDecoder, DecoderOutput, TopDownPath, upsample_to
 
 class ExpertBank(nn.Module):
     """E experts on one input, computed as ONE conv with E x C outputs: (B, C, H, W) ->
-    (B, E, C, H, W). ``kernel`` 3 = dense 3x3 experts, 1 = pointwise experts (cheap at stride 4)."""
+    (B, E, C, H, W). ``kernel`` 3 = dense 3x3 experts, 1 = pointwise experts (cheap at stride 4).
+    ``expansion`` k > 1 makes each expert wider: the conv gives E x kC channels and a grouped 1x1
+    (one group per expert) projects each expert back to C (fewer, wider experts for one budget)."""
 
-    def __init__(self, channels: int, num_experts: int, kernel: int, norm_cfg, act_cfg):
+    def __init__(self, channels: int, num_experts: int, kernel: int, norm_cfg, act_cfg,
+                 expansion: int = 1):
         super().__init__()
+        if expansion < 1:
+            raise ValueError(f'expert_expansion must be >= 1, got {expansion}')
         self.num_experts, self.channels = num_experts, channels
-        self.conv = ConvModule(channels, num_experts * channels, kernel, padding=kernel // 2,
+        hidden = num_experts * channels * expansion
+        self.conv = ConvModule(channels, hidden, kernel, padding=kernel // 2,
                                norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.project = (ConvModule(hidden, num_experts * channels, 1, groups=num_experts,
+                                   norm_cfg=norm_cfg, act_cfg=None) if expansion > 1 else None)
 
     def __len__(self) -> int:
         return self.num_experts
 
     def forward(self, x: Tensor) -> Tensor:
         b, _, h, w = x.shape
-        return self.conv(x).view(b, self.num_experts, self.channels, h, w)
+        y = self.conv(x)
+        if self.project is not None:
+            y = self.project(y)
+        return y.view(b, self.num_experts, self.channels, h, w)
 
 
 class TaskGates(nn.Module):
@@ -50,11 +61,13 @@ class TaskGates(nn.Module):
     over the E experts + the task memory, i.e. a 1x1 conv on ``[x, m_t]`` per task, with the ``x``
     part for all tasks in one conv and the memory parts as one grouped conv. With
     ``num_sensors``, the gate also reads the modality mask ``k`` (B, S): routing can depend on
-    which sensors are present, so experts can specialise per sensor combination. Returns
-    (B, T, E + 1, H, W)."""
+    which sensors are present, so experts can specialise per sensor combination. With ``allowed``
+    (T, E + 1) booleans, a task's gate can only choose its own experts (and its memory): the others
+    get a constant -1e4 logit (exactly 0 weight after the softmax; a constant add in the exported
+    graph, safe in FP16). Returns (B, T, E + 1, H, W)."""
 
     def __init__(self, channels: int, num_tasks: int, num_experts: int, hidden: int,
-                 norm_cfg, act_cfg, num_sensors: int = 0):
+                 norm_cfg, act_cfg, num_sensors: int = 0, allowed: Optional[Tensor] = None):
         super().__init__()
         self.num_tasks, self.slots = num_tasks, num_experts + 1
         self.from_x = nn.Conv2d(channels, num_tasks * hidden, 1, bias=False)
@@ -66,6 +79,14 @@ class TaskGates(nn.Module):
                      else nn.Identity())
         self.act = build_activation_layer(act_cfg) if act_cfg else nn.Identity()
         self.out = nn.Conv2d(num_tasks * hidden, num_tasks * self.slots, 1, groups=num_tasks)
+        if allowed is not None:
+            if tuple(allowed.shape) != (num_tasks, self.slots):
+                raise ValueError(f'allowed slots {tuple(allowed.shape)}, expected '
+                                 f'{(num_tasks, self.slots)}')
+            bias = torch.where(allowed.bool(), 0.0, -1e4).view(1, num_tasks, self.slots, 1, 1)
+            self.register_buffer('slot_bias', bias, persistent=False)
+        else:
+            self.slot_bias = None
 
     def forward(self, x: Tensor, memory: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         b, _, h, w = x.shape
@@ -75,7 +96,10 @@ class TaskGates(nn.Module):
                 raise ValueError('TaskGates built with num_sensors needs the modality mask')
             pre = pre + self.from_mask(mask.to(pre.dtype)).view(b, -1, 1, 1)
         hidden = self.act(self.norm(pre))
-        return self.out(hidden).view(b, self.num_tasks, self.slots, h, w).softmax(2)
+        logits = self.out(hidden).view(b, self.num_tasks, self.slots, h, w)
+        if self.slot_bias is not None:
+            logits = logits + self.slot_bias.to(logits.dtype)
+        return logits.softmax(2)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -103,6 +127,11 @@ class TaskExpertDecoder(BaseDecoder):
         balance_weight: weight of the load-balancing loss (0 turns it off).
         mask_routing: the gates also read the modality mask (which sensors are present), so that
             experts can specialise per sensor combination.
+        expert_expansion: each expert's width as a multiple of the level's (1: as wide as the level;
+            k > 1: E x kC hidden channels projected back per expert; fewer, wider experts).
+        task_experts: optional ``{task: expert indices}``: each task routes only among its own
+            experts (plus its memory), e.g. one shared expert and one private per task. Tasks not
+            named use every expert. The balance term then evens each task's use of its own experts.
 
     All tasks are computed together: the memories of the tasks active at a level are one tensor
     (B, T x C, H, W), and every per-task layer is a grouped conv with one group per task (the same
@@ -115,6 +144,8 @@ class TaskExpertDecoder(BaseDecoder):
                  num_experts: int = 4, expert_levels: Sequence[int] = (0, 1, 2, 3),
                  expert_kernel=3, gate_channels: int = 16, balance_weight: float = 0.01,
                  mask_routing: bool = False, num_sensors: int = len(SENSORS),
+                 expert_expansion: int = 1,
+                 task_experts: Optional[Mapping[str, Sequence[int]]] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'), init_cfg=None):
         super().__init__(in_channels, tasks, out_levels, channels, init_cfg)
@@ -133,8 +164,10 @@ class TaskExpertDecoder(BaseDecoder):
         self.order: Tuple[str, ...] = tuple(sorted(self.tasks, key=lambda t: self.out_levels[t][0]))
         self.top_down = TopDownPath(self.in_channels, self.channels, self.finest, norm_cfg, act_cfg)
         ch = self.channels
+        self.task_experts = self._check_task_experts(task_experts)
         self.experts = nn.ModuleDict({
-            str(l): ExpertBank(ch[l], num_experts, kernels[l], norm_cfg, act_cfg)
+            str(l): ExpertBank(ch[l], num_experts, kernels[l], norm_cfg, act_cfg,
+                               expert_expansion)
             for l in self.expert_levels})
         self.mem_init = ConvModule(ch[top], len(self.order) * ch[top], 1, norm_cfg=norm_cfg,
                                    act_cfg=act_cfg)
@@ -146,12 +179,39 @@ class TaskExpertDecoder(BaseDecoder):
                                                     norm_cfg=norm_cfg, act_cfg=None)
             if l in self.expert_levels:
                 self.gate[str(l)] = TaskGates(ch[l], t, num_experts, gate_channels, norm_cfg,
-                                              act_cfg, num_sensors if mask_routing else 0)
+                                              act_cfg, num_sensors if mask_routing else 0,
+                                              self._allowed_slots(t))
             self.update[str(l)] = nn.Sequential(
                 ConvModule(2 * t * ch[l], t * ch[l], 1, groups=t, norm_cfg=norm_cfg,
                            act_cfg=act_cfg),
                 ConvModule(t * ch[l], t * ch[l], 3, padding=1, groups=t * ch[l],
                            norm_cfg=norm_cfg, act_cfg=None))
+
+    def _check_task_experts(self, task_experts) -> Dict[str, Tuple[int, ...]]:
+        """Every task's expert indices (all of them for a task not named), validated."""
+        task_experts = dict(task_experts or {})
+        unknown = set(task_experts) - set(self.tasks)
+        if unknown:
+            raise ValueError(f'task_experts names tasks {sorted(unknown)} the decoder does not '
+                             f'have (tasks: {list(self.tasks)})')
+        out = {}
+        for t in self.tasks:
+            idx = tuple(sorted(set(task_experts.get(t, range(self.num_experts)))))
+            if not idx or min(idx) < 0 or max(idx) >= self.num_experts:
+                raise ValueError(f'task_experts[{t!r}] = {task_experts.get(t)!r}: expected a '
+                                 f'non-empty subset of 0..{self.num_experts - 1}')
+            out[t] = idx
+        return out
+
+    def _allowed_slots(self, num_active: int) -> Optional[Tensor]:
+        """(T, E + 1) booleans of the slots each active task may use; None when all are."""
+        if all(len(self.task_experts[t]) == self.num_experts for t in self.order[:num_active]):
+            return None
+        allowed = torch.zeros(num_active, self.num_experts + 1, dtype=torch.bool)
+        for i, t in enumerate(self.order[:num_active]):
+            allowed[i, list(self.task_experts[t])] = True
+            allowed[i, -1] = True   # the task's memory
+        return allowed
 
     def _num_active(self, level: int) -> int:
         """How many tasks (a prefix of ``self.order``) are computed at ``level``."""
@@ -191,4 +251,10 @@ class TaskExpertDecoder(BaseDecoder):
     def aux_loss(self, gates: Mapping[str, Tensor]) -> Optional[Tensor]:
         if self.balance_weight <= 0 or not gates:
             return None
-        return self.balance_weight * expert_balance_loss(gates.values(), self.num_experts)
+        if all(len(idx) == self.num_experts for idx in self.task_experts.values()):
+            return self.balance_weight * expert_balance_loss(gates.values(), self.num_experts)
+        terms = []   # each task evens the use of its own experts (the memory slot stays last)
+        for name, g in gates.items():
+            idx = list(self.task_experts[name[len('gate_'):name.rindex('_s')]])
+            terms.append(expert_balance_loss([g[:, idx + [self.num_experts]]], len(idx)))
+        return self.balance_weight * torch.stack(terms).mean()
