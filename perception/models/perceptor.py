@@ -20,6 +20,7 @@ from perception.registry import MODELS
 from perception.structures import MultiTaskDataSample
 
 from .builder import build_module
+from .losses.subset_distillation import select_rows, strict_subsets
 from .masking import keep_present
 from .modes import dispatch_mode
 from .sensor_inputs import batch_sensor_args, check_sensor_tensors
@@ -48,6 +49,10 @@ class MultiTaskPerceptor(BaseModel):
         sensor_aux: optional ``SensorAuxHeads`` config: uni-modal auxiliary losses on each
             sensor's encoder features (training only; against modality competition). Its tasks
             are narrowed to the enabled ones; channels and class counts are filled in here.
+        subset_distillation: optional ``SubsetDistillation`` config: in each training step the
+            network runs again on a random strict subset of each sample's sensors and learns to
+            predict what it predicted with all of them (training only; its tasks are narrowed
+            to the enabled ones).
     """
 
     def __init__(self, encoder: dict, fusion: dict, decoder: dict, heads: Mapping[str, dict],
@@ -56,6 +61,7 @@ class MultiTaskPerceptor(BaseModel):
                  task_weighting: dict = dict(type='FixedTaskWeighting'),
                  data_preprocessor: Union[dict, nn.Module, None] = None,
                  sensor_aux: Optional[dict] = None,
+                 subset_distillation: Optional[dict] = None,
                  sensors: Sequence[str] = SENSORS,
                  init_cfg: Optional[dict] = None):
         sensors = check_sensors(sensors, 'model.sensors')
@@ -86,6 +92,11 @@ class MultiTaskPerceptor(BaseModel):
                 self.sensor_aux = build_module(dict(
                     sensor_aux, tasks=aux_tasks, in_channels=self.encoder.out_channels,
                     num_classes=num_classes.get('seg', 0), sensors=sensors))
+        self.subset_distillation = None
+        if subset_distillation is not None:   # built as configured (checked), then narrowed
+            distill = build_module(subset_distillation)
+            distill.tasks = tuple(t for t in distill.tasks if t in self.tasks)
+            self.subset_distillation = distill if distill.tasks else None
         head_levels = {t: MODELS.get(heads[t]['type']).input_levels(heads[t])
                        for t in self.tasks}
         finest = min(min(levels) for levels in head_levels.values())
@@ -218,7 +229,8 @@ class MultiTaskPerceptor(BaseModel):
         Returns:
             each head's terms as ``<task>_<term>``, weighted by ``task_weighting`` (which also
             logs ``<task>_weight`` or ``<task>_loss_logvar``), ``loss_balance`` (expert balance,
-            when the decoder has one) and the ``sensor_aux`` losses when configured.
+            when the decoder has one), the ``sensor_aux`` losses and the ``distill_loss_<task>``
+            terms (``subset_distillation``) when configured.
         """
         raw, gates, _, feats = self._run(*args)
         with torch.no_grad():
@@ -234,7 +246,24 @@ class MultiTaskPerceptor(BaseModel):
             losses['loss_balance'] = balance
         if self.sensor_aux is not None:
             losses.update(self.sensor_aux.loss(feats, args[-1] > 0.5, data_samples))
+        if self.subset_distillation is not None:
+            losses.update(self._distill_to_subsets(args, raw))
         return losses
+
+    def _distill_to_subsets(self, args: Tuple[Tensor, ...], raw: Mapping[str, object]
+                            ) -> Dict[str, Tensor]:
+        """The ``subset_distillation`` terms: the samples with >= 2 sensors run again on a random
+        strict subset of them; their outputs learn the first pass's (detached)."""
+        distill = self.subset_distillation
+        student_mask, rows = strict_subsets(args[-1] > 0.5)
+        if not bool(rows.any()):   # every sample has one sensor: nothing to distil this step
+            return {f'distill_loss_{t}': args[0].new_zeros(()) for t in distill.tasks}
+        idx = torch.nonzero(rows).flatten().to(args[0].device)
+        sub = [a.index_select(0, idx) for a in args[:-1]]
+        student, _, _, _ = self._run(*sub, student_mask.index_select(0, idx.cpu()).to(
+            args[-1].device, args[-1].dtype))
+        teacher = {t: select_rows(raw[t], idx) for t in distill.tasks}
+        return distill.loss(teacher, {t: student[t] for t in distill.tasks})
 
     def predict(self, args: Tuple[Tensor, ...],
                 data_samples: Optional[List[MultiTaskDataSample]] = None

@@ -7,6 +7,10 @@ absent inputs, which the fusion masks out, so it is the best that sensor alone g
 All are tested on the same held-out frames of the conditions without simulated sensor failures. The
 concatenation baseline (``ConcatFusion``, the same recipe with modality dropout) is scored on every
 subset too, so "fusion beats every sensor" can be read for attention and for concatenation alike.
+So is the full recipe plus ``SubsetDistillation`` (perception/models/losses/subset_distillation.py:
+in each step the network also runs on a random strict subset of each sample's sensors and learns
+what it predicted with all of them), the measured answer to "restricted to one sensor, the full
+model trails that sensor's specialist".
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ FIGURES = (FIGURE, )
 TITLE = 'Study 1: sensor subsets and single-sensor models'
 #: the concatenation baseline of study 2, with modality dropout, on every scene condition
 CONCAT = 'concat + dropout'
+#: the full recipe plus distillation from the all-sensor pass to sensor-subset passes
+DISTILLED = 'full + subset distillation'
 
 
 def keep(sensors) -> dict:
@@ -36,26 +42,38 @@ def run(settings: Settings, log: Log = print) -> Dict:
     conditions = list(base.subset_eval_conditions)
     models = {'full': train(base, 'full', settings, log),
               CONCAT: train(variant(base, fusion='ConcatFusion'), 'concat_dropout_all', settings,
-                            log)}
+                            log),
+              DISTILLED: train(distilled(base), 'full_subset_distillation', settings, log)}
     for s in SENSORS:
         single = variant(base, train_conditions=[c for c in CONDITIONS if c != f'no_{s}'],
                          train_missingness=[keep([s])])
         models[f'{s} only'] = train(single, f'{s}_only', settings, log)
-    full, single, concat = {}, {}, {}
+    full, single, concat, distill = {}, {}, {}, {}
     for subset in sensor_subsets(SENSORS):
         label = '+'.join(subset)
         full[label] = evaluate(models['full'], settings, label, [keep(subset)], conditions, log)
         concat[label] = evaluate(models[CONCAT], settings, label, [keep(subset)], conditions, log)
+        distill[label] = evaluate(models[DISTILLED], settings, label, [keep(subset)], conditions,
+                                  log)
     for s in SENSORS:
         single[s] = evaluate(models[f'{s} only'], settings, s, [keep([s])], conditions, log)
-    return dict(full=full, single=single, concat=concat, conditions=conditions,
+    return dict(full=full, single=single, concat=concat, distilled=distill, conditions=conditions,
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in models.items()})
+
+
+def distilled(base):
+    """The study config plus ``SubsetDistillation`` with its defaults (every task, T = 2)."""
+    import copy
+    cfg = copy.deepcopy(base)
+    cfg.model.subset_distillation = dict(type='SubsetDistillation')
+    return cfg
 
 
 def _rows(result: Dict) -> Dict[str, Dict[str, float]]:
     """Full model on each subset, then each single-sensor model on its sensor."""
     rows = {f'full model, {k}': v for k, v in result['full'].items()}
     rows.update({f'concat + dropout, {k}': v for k, v in result.get('concat', {}).items()})
+    rows.update({f'{DISTILLED}, {k}': v for k, v in result.get('distilled', {}).items()})
     rows.update({f'{s}-only model, {s}': v for s, v in result['single'].items()})
     return rows
 
@@ -93,10 +111,12 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
                                  for n, r in rows.items()]), '']
     out += [f'![sensor subsets]({images}/{FIGURE})', '',
             'The full model on one sensor vs the model trained on that sensor only:', '']
-    full, single = result['full'], result['single']
+    full, single, dist = result['full'], result['single'], result.get('distilled', {})
     for s in SENSORS:
         a, b = full[s], single[s]
         out.append(f'- {s}: ' + '; '.join(
-            f'{label} {report.fmt(a.get(key))} (full) vs {report.fmt(b.get(key))} ({s}-only)'
+            f'{label} {report.fmt(a.get(key))} (full)' +
+            (f', {report.fmt(dist[s].get(key))} (distilled)' if s in dist else '') +
+            f' vs {report.fmt(b.get(key))} ({s}-only)'
             for key, label, _ in report.HEADLINE))
     return '\n'.join(out) + '\n'
