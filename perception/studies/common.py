@@ -102,7 +102,8 @@ def base_config(settings: Settings) -> Config:
 
 def variant(cfg: Config, *, fusion: Optional[str] = None, decoder: Optional[str] = None,
             tasks: Optional[Sequence[str]] = None, balance_weight: Optional[float] = None,
-            decoder_options: Optional[dict] = None, train_conditions: Optional[Sequence[str]] = None,
+            decoder_options: Optional[dict] = None,
+            train_conditions: Optional[Sequence[str]] = None,
             train_missingness: Optional[List[dict]] = None) -> Config:
     """A copy of ``cfg`` that differs in the named parts only.
 

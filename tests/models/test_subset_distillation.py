@@ -1,5 +1,6 @@
-"""Distillation from the all-sensor pass to sensor-subset passes: which subsets are drawn, terms that
-are 0 exactly when the student agrees, gradient only into the student pass, nothing exported."""
+"""Distillation from the all-sensor pass to sensor-subset passes: which subsets are drawn, terms
+that are 0 exactly when the student agrees, gradient only into the student pass, nothing
+exported."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""``SubsetDistillation``: teach the restricted-sensor passes to predict what the all-sensor pass does.
+"""``SubsetDistillation``: sensor-subset passes learn to predict what the all-sensor pass does.
 
 Modality dropout trains a fused model on sensor subsets only from the labels, and the studies
 measure that its single-sensor restrictions still trail the single-sensor specialists (docs/
