@@ -73,13 +73,16 @@ def settings_from(args: argparse.Namespace):
 
 
 def command_line(name: str, args: argparse.Namespace) -> str:
-    """The command that reproduces this study's run (written next to its results)."""
+    """The command that reproduces this study's run (written next to its results). An absolute
+    ``--work-dir`` is where this machine kept the files, not part of what a reader types: left out
+    (a relative one, shared by several studies' caches, is kept)."""
     parts = ['python tools/study.py', name]
     if args.quick:
         parts.append('--quick')
+    work_dir = None if args.work_dir is None or osp.isabs(args.work_dir) else args.work_dir
     for flag, value, default in (('--seed', args.seed, 0), ('--iters', args.iters, None),
                                  ('--test-frames', args.test_frames, None),
-                                 ('--work-dir', args.work_dir, None)):
+                                 ('--work-dir', work_dir, None)):
         if value != default:
             parts += [flag, shlex.quote(str(value))]
     if getattr(args, 'seeds', None):

@@ -4,6 +4,7 @@ training iterations on 64x96 frames mean nothing)."""
 import argparse
 import json
 import os.path as osp
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,16 @@ def test_unknown_study_and_render_without_results_are_named(tmp_path):
         get_study('lidar')
     with pytest.raises(FileNotFoundError, match='--render needs .*mnar.*results.json'):
         command.run(_args(tmp_path, 'mnar', render=True))
+
+
+def test_the_documented_command_leaves_out_a_machine_path_only(tmp_path):
+    from perception.commands.study import command_line
+    assert command_line('mnar', _args(tmp_path, 'mnar', quick=False, seed=1)) == \
+        'python tools/study.py mnar --seed 1'                     # tmp_path is absolute
+    assert command_line('mnar', _args(Path('work_dirs/s24'), 'mnar', quick=False)) == \
+        'python tools/study.py mnar --work-dir work_dirs/s24'
+    assert command_line('peers', _args(tmp_path, 'peers', iters=2000)) == \
+        'python tools/study.py peers --quick --iters 2000'
 
 
 def _args(work_dir, study='all', **changes):
