@@ -64,26 +64,41 @@ def _scaled(widths: Sequence[int], factor: float) -> Tuple[int, ...]:
 
 def equal_latency_plain(base: Config, settings: Settings, folder: str,
                         log: Log = print) -> Dict:
-    """The plain-decoder widths whose deployed ONNX Runtime latency at ``COST_SIZE`` is closest to
-    the MoE model's, measured in this run on untrained models (the weights do not change the
-    time). Returns ``dict(widths, factor, target_ms, tried={factor: ms})``."""
+    """The plain-decoder widths whose deployed ONNX Runtime latency at ``COST_SIZE`` equals the MoE
+    model's, measured in this run on untrained models (the weights do not change the time).
+
+    One timing on a shared 2-core machine is noisy (+-15 %), so the choice does not trust any single
+    one: the MoE is timed before and after the candidates (mean), a robust line (Theil-Sen: the
+    median of the pairwise slopes) is fitted to latency against the width factor, and the factor
+    where the line meets the MoE's time is taken (rounded to 0.25, within the widths tried). Returns
+    ``dict(widths, factor, target_ms, tried={factor: ms}, fit=(intercept, slope))``."""
+    import statistics
     widths = tuple(base.model.fusion.channels)
     untrained = lambda cfg, name: Trained(name, '', cfg, 0.0, False)   # noqa: E731
-    target = cost('MoE (timing)', untrained(base, 'moe'), settings.latency_runs, folder,
-                  log)['latency_ms']
+    moe = lambda: cost('MoE (timing)', untrained(base, 'moe'), settings.latency_runs,  # noqa: E731
+                       folder, log)['latency_ms']
+    before = moe()
     tried = {}
-    for factor in (PLAIN_WIDTHS[0], PLAIN_WIDTHS[2]) if settings.quick else PLAIN_WIDTHS:
+    factors = (PLAIN_WIDTHS[0], PLAIN_WIDTHS[2]) if settings.quick else PLAIN_WIDTHS
+    for factor in factors:
         cfg = variant(base, decoder='PlainDecoder',
                       decoder_options=dict(channels=_scaled(widths, factor)))
         tried[factor] = cost(f'plain x{factor:g} (timing)', untrained(cfg, 'plain'),
                              settings.latency_runs, folder, log)['latency_ms']
-        if tried[factor] > target * 1.1:   # wider ones only cost more
-            break
-    factor = min(tried, key=lambda f: abs(tried[f] - target))
-    log(f'  equal latency: MoE {target:.1f} ms; plain decoder at {factor:g}x the widths '
-        f'{_scaled(widths, factor)}: {tried[factor]:.1f} ms')
+    target = (before + moe()) / 2
+    pairs = [(a, b) for a in tried for b in tried if b > a]
+    slope = statistics.median((tried[b] - tried[a]) / (b - a) for a, b in pairs)
+    intercept = statistics.median(ms - slope * f for f, ms in tried.items())
+    if slope > 0:
+        factor = (target - intercept) / slope
+    else:   # no measurable growth with width: the widest tried
+        factor = max(tried)
+    factor = min(max(round(factor * 4) / 4, min(tried)), max(tried))
+    log(f'  equal latency: MoE {target:.1f} ms (mean of {before:.1f} and the second timing); '
+        f'plain ms = {intercept:.1f} + {slope:.2f} x width factor -> {factor:g}x the widths '
+        f'{_scaled(widths, factor)}')
     return dict(widths=_scaled(widths, factor), factor=factor, target_ms=target,
-                tried={f'{f:g}': ms for f, ms in tried.items()})
+                tried={f'{f:g}': ms for f, ms in tried.items()}, fit=(intercept, slope))
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
@@ -164,9 +179,12 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
     match = result.get('equal_latency')
     if match:
         tried = ', '.join(f'{f}x {ms:.1f} ms' for f, ms in match['tried'].items())
+        fit = match.get('fit')
+        line = (f'; a robust line through them, {fit[0]:.1f} + {fit[1]:.2f} ms per unit of '
+                'width, meets the MoE\'s time' if fit else '')
         out += [f'Equal-latency match (untrained deployed graphs, ONNX Runtime, this run): the MoE '
-                f'model {match["target_ms"]:.1f} ms; plain decoder widths tried {tried}; trained '
-                f'at {match["factor"]:g}x, decoder widths {tuple(match["widths"])} '
+                f'model {match["target_ms"]:.1f} ms; plain decoder widths tried {tried}{line}; '
+                f'trained at {match["factor"]:g}x, decoder widths {tuple(match["widths"])} '
                 f'("{EQUAL_PLAIN}"). The latency column above is the trained models\' own '
                 'measurement.', '']
     if result.get('variants'):
