@@ -23,6 +23,8 @@ HELP_EPILOG = """studies:
              model: accuracy per condition, latency in PyTorch and ONNX Runtime
   real_rgbt  real RGB-thermal detection (MSRS, LLVIP): synthetic-only, real-only and mixed nano vs
              RTMDet-tiny RGB / RGB+T, two seeds; writes docs/real_rgbt.md (~4 h on 2 cores)
+  pretraining  masked multi-sensor pretraining vs from scratch at 1/10/100 % of the labels, and on
+             every sensor subset; writes docs/pretraining.md's label-efficiency section (~35 min)
   all        every study, one after the other (models shared between studies are trained once)
 
 examples:

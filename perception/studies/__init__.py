@@ -15,6 +15,7 @@ STUDIES = {
     'experts': 'perception.studies.experts',
     'peers': 'perception.studies.peers',
     'real_rgbt': 'perception.studies.real_rgbt',
+    'pretraining': 'perception.studies.pretraining',
 }
 
 

@@ -107,6 +107,27 @@ def test_unknown_study_and_render_without_results_are_named(tmp_path):
         command.run(_args(tmp_path, 'mnar', render=True))
 
 
+def test_pretraining_study_configs_transfer_encoder_and_fusion_and_differ_in_the_cache(base):
+    """The pretraining run holds the study model's encoder + fusion (same keys), reads unlabelled
+    frames of another seed stream; a fine-tune from its weights is another cached model than from
+    scratch, and the label share sets the number of distinct labelled frames."""
+    from perception.studies import pretraining as study
+    settings = Settings.quick_settings(iters=50, batch_size=4)
+    pre = study.pretrain_config(base, settings)
+    assert pre.model.type == 'MaskedMultiSensorAutoencoder'
+    assert pre.train_dataloader.dataset.seed != base.train_dataloader.dataset.seed
+    assert pre.train_dataloader.dataset.pipeline[0]['type'] == 'DropTargets'
+    transferred = {k for k in build_model(pre).state_dict() if k.startswith(('encoder.',
+                                                                              'fusion.'))}
+    assert transferred and transferred <= set(build_model(base).state_dict())
+    scratch = study.fine_tune_config(base, settings, 0.1)
+    warm = study.fine_tune_config(base, settings, 0.1, weights='/w/pretrained_encoders.pth')
+    assert scratch.train_dataloader.dataset.num_samples == 20         # 10 % of 50 x 4
+    assert study.fine_tune_config(base, settings, 0.01).train_dataloader.dataset.num_samples == 4
+    assert warm.model.init_cfg == dict(type='Pretrained', checkpoint='/w/pretrained_encoders.pth')
+    assert config_hash(warm) != config_hash(scratch)
+
+
 def test_equal_latency_match_is_robust_to_one_noisy_timing(base, monkeypatch):
     """The plain decoder's width is read off a robust line through all timings: one outlier (the
     first, slow timing of the narrowest width) does not make it pick that width."""
@@ -158,8 +179,8 @@ def _check_quick_run(tmp_path, name):
     result = json.load(open(folder / 'results.json'))
     for figure in study.FIGURES:
         assert (folder / figure).stat().st_size > 1000
-    assert result['run']['command'] == f'python tools/study.py {name} --quick --work-dir ' \
-        + str(tmp_path)
+    # tmp_path is absolute: where this machine keeps the files, left out of the command
+    assert result['run']['command'] == f'python tools/study.py {name} --quick'
     doc = tmp_path / 'doc' / 'results.md'
     command.write_docs(study, result, Settings.quick_settings(),
                        [str(folder / f) for f in study.FIGURES], str(doc))
@@ -217,6 +238,12 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
         for usage in model['usage'].values():
             assert sum(usage) == pytest.approx(1.0, abs=1e-4)
     _check_peers(json.load(open(tmp_path / 'peers' / 'results.json')))
+    # pretraining: both starts at every label share, both 100 % models on every sensor subset
+    pre = json.load(open(tmp_path / 'pretraining' / 'results.json'))
+    assert set(pre['metrics']) == {'scratch', 'pretrained'}
+    assert all(list(m) == ['1 %', '10 %', '100 %'] for m in pre['metrics'].values())
+    assert all(len(s) == 7 for s in pre['subsets'].values())
+    assert 'pretraining' in pre['training'] and pre['training']['pretraining']['seconds'] > 0
 
 
 @pytest.mark.slow

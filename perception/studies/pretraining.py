@@ -1,0 +1,168 @@
+"""Study 6: masked multi-sensor pretraining -- does it save labels, and does it help a missing sensor?
+
+One MultiMAE-style pretraining run (``MaskedMultiSensorAutoencoder``: patches of every present sensor
+hidden at random, each sensor reconstructed from what is left of all of them; docs/pretraining.md)
+of the study model's encoders and fusion on unlabelled synthetic frames -- a seed stream disjoint
+from the labelled training frames, targets dropped -- for as many iterations as a fine-tuning run.
+Then the study model is trained from it (``init_cfg=dict(type='Pretrained')``: encoder + fusion
+weights) and from scratch, on 1 %, 10 % and 100 % of the labelled frames a study run sees (500
+iterations x batch 8 = 4,000 frames; 1 % = 40 frames, repeated), everything else equal. Both are
+scored on the held-out test frames of every condition, and the two 100 % models on every sensor
+subset of study 1 (the missing-sensor behaviour).
+
+The real RGB-thermal half of the question (fine-tuning configs/rgbt_det/nano_rgbt_mixed.py from
+configs/pretrain/nano_mae_rgbt.py) is run with the commands of docs/pretraining.md; it needs about
+25 min of pretraining and 30 min per fine-tune on 2 cores.
+"""
+from __future__ import annotations
+
+import copy
+import os.path as osp
+from typing import Dict
+
+from perception.contract import SENSORS
+
+from . import report
+from .common import Log, Settings, base_config, evaluate, train
+
+NAME = 'pretraining'
+TITLE = 'Study 6: masked multi-sensor pretraining and label efficiency'
+FIGURE = 'study6_pretraining.png'
+FIGURES = (FIGURE, )
+#: its section is docs/pretraining.md's "Label efficiency"
+DOC = 'docs/pretraining.md'
+#: shares of the labelled frames of a study run
+FRACTIONS = (0.01, 0.1, 1.0)
+#: the unlabelled pool: this many frames of the ``train`` stream at another seed than the labels'
+UNLABELLED_FRAMES = 100_000
+UNLABELLED_SEED_OFFSET = 1_000
+WEIGHTS = 'pretrained_encoders.pth'
+
+
+def pretrain_config(base, settings: Settings):
+    """The study model's encoder and fusion inside ``MaskedMultiSensorAutoencoder``, trained on
+    unlabelled synthetic frames with the study's augmentation (no modality dropout: the
+    autoencoder draws its own sensor mix) and MAE's optimiser settings."""
+    cfg = copy.deepcopy(base)
+    m = base.model
+    cfg.model = dict(type='MaskedMultiSensorAutoencoder', sensors=tuple(SENSORS),
+                     data_preprocessor=m.data_preprocessor, encoder=m.encoder, fusion=m.fusion,
+                     decoder=dict(type='ReconstructionDecoder', channels=32), patch_size=16,
+                     mask_ratio=(0.6, 0.9), dirichlet_alpha=1.0)
+    h, w = settings.img_size
+    cfg.train_dataloader.dataset.update(
+        num_samples=UNLABELLED_FRAMES, seed=settings.seed + UNLABELLED_SEED_OFFSET,
+        pipeline=[dict(type='DropTargets'),
+                  dict(type='RandomResize', scale=(w, h), ratio_range=(0.75, 1.5),
+                       keep_ratio=True),
+                  dict(type='RandomCrop', crop_size=(w, h)),
+                  dict(type='RandomFlip', prob=0.5),
+                  dict(type='Pad', size=(w, h)),
+                  dict(type='PackMultiSensorInputs')])
+    cfg.optim_wrapper.optimizer.update(lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05)
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.custom_hooks = [dict(type='PretrainedWeightsHook', filename=WEIGHTS)]
+    return cfg
+
+
+def fine_tune_config(base, settings: Settings, fraction: float, weights=None):
+    """The study model trained on ``fraction`` of the labelled frames, from ``weights`` (encoder +
+    fusion, through the model's ``init_cfg``: part of the cached model's identity) or scratch."""
+    cfg = copy.deepcopy(base)
+    frames = settings.iters * settings.batch_size
+    cfg.train_dataloader.dataset.num_samples = max(settings.batch_size, round(fraction * frames))
+    if weights is not None:
+        cfg.model.init_cfg = dict(type='Pretrained', checkpoint=weights)
+    return cfg
+
+
+def _label(fraction: float) -> str:
+    return f'{fraction * 100:g} %'
+
+
+def run(settings: Settings, log: Log = print) -> Dict:
+    from perception.contract import sensor_subsets
+    base = base_config(settings)
+    pre = train(pretrain_config(base, settings), 'mae_pretrain', settings, log)
+    weights = osp.join(osp.dirname(pre.checkpoint), WEIGHTS)
+    if not osp.isfile(weights):
+        raise FileNotFoundError(f'{weights}: the pretraining run wrote no encoder weights')
+    metrics: Dict[str, Dict[str, Dict[str, float]]] = {'scratch': {}, 'pretrained': {}}
+    trained, subsets = {}, {'scratch': {}, 'pretrained': {}}
+    for fraction in FRACTIONS:
+        for start, w in (('scratch', None), ('pretrained', weights)):
+            name = f'{start}_{_label(fraction).replace(" %", "pct")}'
+            model = train(fine_tune_config(base, settings, fraction, w), name, settings, log)
+            trained[f'{start}, {_label(fraction)}'] = model
+            metrics[start][_label(fraction)] = evaluate(model, settings, 'all_conditions',
+                                                        log=log)
+    conditions = list(base.subset_eval_conditions)
+    for start in subsets:
+        model = trained[f'{start}, {_label(1.0)}']
+        for subset in sensor_subsets(SENSORS):
+            label = '+'.join(subset)
+            subsets[start][label] = evaluate(
+                model, settings, label, [dict(type='KeepSensors', sensors=list(subset))],
+                conditions, log)
+    frames = settings.iters * settings.batch_size
+    return dict(metrics=metrics, subsets=subsets, conditions=conditions,
+                labelled_frames={_label(f): max(settings.batch_size, round(f * frames))
+                                 for f in FRACTIONS},
+                pretraining=dict(seconds=pre.seconds, iterations=settings.iters,
+                                 unlabelled_frames=UNLABELLED_FRAMES),
+                training={k: dict(seconds=m.seconds, reused=m.reused)
+                          for k, m in dict(trained, pretraining=pre).items()})
+
+
+def summary(result: Dict) -> str:
+    rows = []
+    for fraction, frames in result['labelled_frames'].items():
+        a, b = result['metrics']['scratch'][fraction], result['metrics']['pretrained'][fraction]
+        for key, label, _ in report.HEADLINE[:3]:
+            rows.append([f'{fraction} ({frames} frames)', label, report.fmt(a.get(key)),
+                         report.fmt(b.get(key)), report.signed(b.get(key) - a.get(key))
+                         if a.get(key) is not None and b.get(key) is not None else 'n/a'])
+    return report.md_table(['labelled frames', 'metric', 'from scratch', 'pretrained',
+                            'pretrained - scratch'], rows)
+
+
+def subsets_table(result: Dict) -> str:
+    rows = [[label] + [report.fmt(result['subsets'][s][label].get(key))
+                       for key, _, _ in report.HEADLINE[:3] for s in ('scratch', 'pretrained')]
+            for label in result['subsets']['scratch']]
+    header = ['sensors at test'] + [f'{label} {s}' for _, label, _ in report.HEADLINE[:3]
+                                    for s in ('scratch', 'pretrained')]
+    return report.md_table(header, rows)
+
+
+def figures(result: Dict, folder: str) -> list:
+    plt = report.pyplot()
+    fractions = list(result['labelled_frames'])
+    frames = [result['labelled_frames'][f] for f in fractions]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, (key, label, up) in zip(axes, report.HEADLINE[:3]):
+        for start, style in (('scratch', 'o--'), ('pretrained', 's-')):
+            ax.plot(frames, [result['metrics'][start][f].get(key, float('nan'))
+                             for f in fractions], style, label=start)
+        ax.set_xscale('log')
+        ax.set_xlabel('labelled training frames')
+        ax.set_title(f'{label} ({"higher" if up else "lower"} is better)', fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle('Label efficiency: pretrained encoders + fusion vs from scratch')
+    return [report.save_figure(fig, folder, FIGURE)]
+
+
+def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
+    pre = result['pretraining']
+    out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {settings.describe()}. '
+           f'Pretraining: {pre["iterations"]} iterations of masked multi-sensor autoencoding on '
+           f'unlabelled synthetic frames (a seed stream the labelled frames do not come from), '
+           f'{pre["seconds"] / 60:.1f} min on this machine. Fine-tuning: the study model from the '
+           'pretrained encoder + fusion weights or from scratch, on the share of the labelled '
+           'frames named (repeated to fill the same iterations). Test: held-out frames of every '
+           'condition.', '', report.training_lines(result['training']), '', summary(result), '',
+           f'![label efficiency]({images}/{FIGURE})', '',
+           'The 100 % models on every sensor subset (conditions without simulated failures: '
+           f'{", ".join(result["conditions"])}):', '', subsets_table(result), '']
+    return '\n'.join(out) + '\n'
