@@ -2,8 +2,9 @@
 
 Each study trains its models (cached by config under ``<work-dir>/models``), evaluates them on
 held-out synthetic frames, prints its key table and the wall time, and -- unless ``--quick`` or
-``--no-docs`` -- rewrites its section of ``docs/results.md`` (``real_rgbt``: of ``docs/real_rgbt.md``)
-and its figures in ``docs/images/results/``.
+``--no-docs`` -- rewrites its section of ``docs/results.md`` (``real_rgbt``: of
+``docs/real_rgbt.md``, ``pretraining``: of ``docs/pretraining.md``) and its figures in
+``docs/images/results/``.
 """
 from __future__ import annotations
 
