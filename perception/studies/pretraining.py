@@ -2,8 +2,9 @@
 
 One MultiMAE-style pretraining run (``MaskedMultiSensorAutoencoder``: patches of every present
 sensor hidden at random, each sensor reconstructed from what is left of all of them;
-docs/pretraining.md) of the study model's encoders and fusion on unlabelled synthetic frames -- a seed stream disjoint
-from the labelled training frames, targets dropped -- for as many iterations as a fine-tuning run.
+docs/pretraining.md) of the study model's encoders and fusion on unlabelled synthetic frames -- a
+seed stream disjoint from the labelled training frames, targets dropped -- for as many iterations
+as a fine-tuning run.
 Then the study model is trained from it (``init_cfg=dict(type='Pretrained')``: encoder + fusion
 weights) and from scratch, on 1 %, 10 % and 100 % of the labelled frames a study run sees (500
 iterations x batch 8 = 4,000 frames; 1 % = 40 frames, repeated), everything else equal. Both are
