@@ -187,6 +187,10 @@ def markdown(result: Dict, settings: Settings, command: str, images: str) -> str
                 f'trained at {match["factor"]:g}x, decoder widths {tuple(match["widths"])} '
                 f'("{EQUAL_PLAIN}"). The latency column above is the trained models\' own '
                 'measurement.', '']
+    if result.get('retimed'):
+        out += [f'Latency re-measured after the study ({result["retimed"]}): the study\'s own '
+                'pass ran while the machine was slower (its first timings stay in results.json, '
+                '`costs_first_pass`).', '']
     if result.get('variants'):
         out += ['MoE variants (options on the shipped `TaskExpertDecoder`): ' + '; '.join(
             f'{name}: `{options}`' for name, options in result['variants'].items()) + '.', '']
