@@ -23,13 +23,14 @@ from perception.cli import add_debug_argument, report_input_errors  # noqa: E402
 from perception.contract import ConfigError, PerceptionError  # noqa: E402
 
 
-def _pairs(items, flag):
+def _folders(items):
+    """``SENSOR=DIR`` items -> {sensor: folder} (the sensors are checked by write_frames_bag)."""
     out = {}
-    for item in items or []:
+    for item in items:
         key, sep, value = item.partition('=')
-        if not sep or not key:
-            raise ConfigError(f'{flag} {item!r}: expected SENSOR=VALUE')
-        out[key] = value
+        if not sep or not key or not value:
+            raise ConfigError(f'--sensor {item!r}: expected SENSOR=DIR')
+        out[key] = Path(value)
     return out
 
 
@@ -51,13 +52,14 @@ def main(argv=None) -> int:
 
 
 def _write(args) -> int:
+    from perception.ros.config import parse_topics
     from perception.ros.frames_bag import write_frames_bag
     out = Path(args.out)
     if out.exists():
         raise ConfigError(f'--out {out}: exists; the bag must be a new folder')
-    folders = {k: Path(v) for k, v in _pairs(args.sensor, '--sensor').items()}
+    folders = _folders(args.sensor)
     try:
-        summary = write_frames_bag(folders, out, _pairs(args.topics, '--topics'), args.rate,
+        summary = write_frames_bag(folders, out, parse_topics(args.topics), args.rate,
                                    args.storage, args.frame_id, args.allow_unpaired)
     except ValueError as err:   # bad sensors or rate (a SensorError, a bad file, passes as it is)
         if isinstance(err, PerceptionError):

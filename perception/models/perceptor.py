@@ -258,10 +258,9 @@ class MultiTaskPerceptor(BaseModel):
         student_mask, rows = strict_subsets(args[-1] > 0.5)
         if not bool(rows.any()):   # every sample has one sensor: nothing to distil this step
             return {f'distill_loss_{t}': args[0].new_zeros(()) for t in distill.tasks}
-        idx = torch.nonzero(rows).flatten().to(args[0].device)
+        idx = torch.nonzero(rows).flatten()
         sub = [a.index_select(0, idx) for a in args[:-1]]
-        student, _, _, _ = self._run(*sub, student_mask.index_select(0, idx.cpu()).to(
-            args[-1].device, args[-1].dtype))
+        student, _, _, _ = self._run(*sub, student_mask[rows].to(args[-1].dtype))
         teacher = {t: select_rows(raw[t], idx) for t in distill.tasks}
         return distill.loss(teacher, {t: student[t] for t in distill.tasks})
 
