@@ -21,6 +21,15 @@ DISTORTION_MODELS = ('plumb_bob', 'rational_polynomial')
 _UNDISTORT = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
+def _undistort_points(points: np.ndarray, K: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """cv2.undistortPoints with the iteration criteria ``_UNDISTORT``: OpenCV 4.x takes them in
+    ``undistortPointsIter`` (its undistortPoints has no ``criteria``: the robot's opencv 4.11),
+    5.x in ``undistortPoints`` itself (and has no ``undistortPointsIter``)."""
+    if hasattr(cv2, 'undistortPointsIter'):
+        return cv2.undistortPointsIter(points, K, D, None, None, _UNDISTORT)
+    return cv2.undistortPoints(points, K, D, criteria=_UNDISTORT)
+
+
 def _field(info: Any, *names: str):
     """A CameraInfo-like field by any of its names (message attribute or mapping key)."""
     for name in names:
@@ -98,7 +107,7 @@ class CameraModel:
         if not self.distorted:
             return (u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1]
         pts = np.stack([u.ravel(), v.ravel()], -1).reshape(-1, 1, 2)
-        out = cv2.undistortPoints(pts, self.K, self.D, criteria=_UNDISTORT).reshape(-1, 2)
+        out = _undistort_points(pts, self.K, self.D).reshape(-1, 2)
         return out[:, 0].reshape(u.shape), out[:, 1].reshape(u.shape)
 
     def project(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

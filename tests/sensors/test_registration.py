@@ -107,6 +107,35 @@ def test_distortion_round_trip():
     assert np.array_equal(reg, depth)
 
 
+def test_undistortion_works_with_the_opencv_4_api_of_the_robot_venvs(monkeypatch):
+    """OpenCV 4.x (the robot's opencv-python-headless 4.11) has no ``criteria`` in undistortPoints
+    and takes them in undistortPointsIter; 5.x the reverse. A distorted camera unprojects the same
+    under either API (the 4.x one emulated here with 5.x's own function)."""
+    import cv2
+
+    import perception.sensors.cameras as cameras
+    cam = CameraModel(320, 240, [[250, 0, 160.2], [0, 252, 119.7], [0, 0, 1]],
+                      [-0.28, 0.09, 0.001, -0.0015, -0.012], 'distorted')
+    u, v = np.meshgrid(np.linspace(0, 319, 17), np.linspace(0, 239, 13))
+    expected = cam.unproject(u, v)
+    real = cv2.undistortPoints
+    calls = []
+
+    def undistort_points_4x(src, K, D, R=None, P=None, **kwargs):
+        if kwargs:
+            raise cv2.error("'criteria' is an invalid keyword argument for undistortPoints()")
+        return real(src, K, D, R=R, P=P)
+
+    def undistort_points_iter(src, K, D, R, P, criteria):
+        calls.append(criteria)
+        return real(src, K, D, R=R, P=P, criteria=criteria)
+    monkeypatch.setattr(cameras.cv2, 'undistortPoints', undistort_points_4x, raising=False)
+    monkeypatch.setattr(cameras.cv2, 'undistortPointsIter', undistort_points_iter, raising=False)
+    x, y = cam.unproject(u, v)
+    assert calls == [cameras._UNDISTORT]
+    assert np.array_equal(x, expected[0]) and np.array_equal(y, expected[1])
+
+
 @pytest.mark.parametrize('D', [[-0.28, 0.09, 0.001, -0.0015, -0.012],
                                [0.3, -0.1, 0.002, 0.001, 0.02, 0.35, -0.08, 0.03],
                                [-0.1, 0.01, 0, 0, 0, 0, 0, 0, 0.001, -0.002, 0.0005, 0.001]])
