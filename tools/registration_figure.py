@@ -4,7 +4,7 @@
 pitch) rendered from one scene per seed, registered with perception.sensors.registration.
 
     python tools/registration_figure.py [--out docs/images/registration.png] [--seeds 3 11 27]
-    python tools/registration_figure.py --time      # cost of one frame at VGA, new and old code
+    python tools/registration_figure.py --time      # cost of one frame at VGA: compiled, numpy, old
 
 Prints, per seed, what tests/sensors/test_registration.py asserts: the re-projection error of depth
 pixels (sensor depth: noisy, in mm, no reading along occlusion edges), and the share of colour pixels
@@ -133,13 +133,16 @@ def cpu_model() -> str:
 
 def timing(repeats: int = 20) -> None:
     """Wall time of ``Registration.apply`` for a 640x480 colour camera with lens distortion, a
-    640x512 thermal camera (distorted) and a 640x480 depth camera, on one thread: the current
-    code and the pre-optimisation one (min / median of ``repeats`` runs after a warm-up), on
+    640x512 thermal camera (distorted) and a 640x480 depth camera, on one thread: the compiled
+    passes (numba, when installed), the numpy passes and the pre-optimisation code (min / median of
+    ``repeats`` runs after a warm-up), frames back to back and with the caches flushed before each
+    frame (as in a node, where the network runs between two registrations), on
     uniform random depth (1-5 m: two points compete for most colour pixels, the figures of
     docs/registration.md since the first version) and on a rendered street scene (sensor depth)."""
     import time
 
     from perception.sensors.cameras import CameraModel, Rigid
+    from perception.sensors.registration import compiled_kernels
 
     cv2.setNumThreads(1)
     threads = ', '.join(f'{v}={os.environ.get(v)}' for v in ('OMP_NUM_THREADS',
@@ -152,11 +155,17 @@ def timing(repeats: int = 20) -> None:
     rgb = CameraModel(640, 480, K(640, 480, 525), [0.05, -0.1, 0, 0, 0], 'rgb')
     thermal = CameraModel(640, 512, K(640, 512, 800), [-0.2, 0.05, 0, 0, 0], 'thermal')
     depth = CameraModel(640, 480, K(640, 480, 570), [], 'depth')
-    reg = Registration(rgb, ThermalCalibration(thermal, Rigid.from_static_transform(
-        [0.05, 0, 0, 0, 0, 0, 1])), (depth, Rigid.from_static_transform([-0.025, 0, 0, 0, 0, 0, 1])))
-    t0 = time.perf_counter()
-    reg.prepare()
-    print(f'once per calibration (Registration.prepare): {time.perf_counter() - t0:.1f} s')
+    kinds = ['numba', 'numpy'] if compiled_kernels('auto') is not None else ['numpy']
+    if kinds == ['numpy']:
+        print('(numba is not installed: the compiled passes are not timed; pip install numba)')
+    regs = {}
+    for kind in kinds:
+        t0 = time.perf_counter()
+        regs[kind] = Registration(rgb, ThermalCalibration(thermal, Rigid.from_static_transform(
+            [0.05, 0, 0, 0, 0, 0, 1])), (depth, Rigid.from_static_transform(
+                [-0.025, 0, 0, 0, 0, 0, 1])), kernels=kind).prepare()
+        print(f'once per calibration (Registration.prepare, {kind} passes): '
+              f'{time.perf_counter() - t0:.1f} s')
     rng = np.random.default_rng(0)
     scenes = {'random depth': dict(depth=rng.uniform(1, 5, (480, 640)).astype(np.float32),
                                    thermal=rng.uniform(0, 1, (512, 640)).astype(np.float32))}
@@ -171,27 +180,38 @@ def timing(repeats: int = 20) -> None:
             depth_reading(views['depth'].depth, np.random.default_rng(0))),
         thermal=thermal_image(views['thermal'].temperature, np.random.default_rng(0)))
     old = _reference()
+    runners = {f'{kind} passes': regs[kind].apply for kind in kinds}
+    if old is not None:
+        runners['old code'] = lambda **kw: old.apply_reference(regs['numpy'], **kw)
+    flush = np.empty(128 << 20, np.uint8)      # larger than the caches of the CPUs here
 
-    def run(fn, kwargs):
-        fn(**kwargs)                      # warm-up
+    def run(fn, kwargs, cold):
+        fn(**kwargs)                          # warm-up
         times = []
         for _ in range(repeats):
+            if cold:
+                flush.fill(1)                 # evicts the tables, as a network run between frames
             t0 = time.perf_counter()
             fn(**kwargs)
-            times.append(time.perf_counter() - t0)
-        return 1e3 * min(times), 1e3 * float(np.median(times))
+            times.append(1e3 * (time.perf_counter() - t0))
+        return min(times), float(np.median(times))
 
-    print(f'{"":44s}{"new":>15s}{"old":>17s}{"old/new (median)":>19s}')
-    for scene, arrays in scenes.items():
-        for name, keys in (('thermal through a plane', ('thermal', )), ('depth', ('depth', )),
-                           ('depth + thermal through depth', ('thermal', 'depth'))):
-            kwargs = {k: arrays[k] for k in keys}
-            new = run(reg.apply, kwargs)
-            line = f'{scene + ": " + name:44s}{new[0]:7.1f} / {new[1]:5.1f}'
-            if old is not None:
-                before = run(lambda **kw: old.apply_reference(reg, **kw), kwargs)
-                line += f'{before[0]:9.1f} / {before[1]:5.1f}{before[1] / new[1]:15.0f}x'
-            print(line)
+    for cold in (False, True):
+        print('frames back to back:' if not cold else
+              'caches flushed before each frame (128 MB written: as after a network run):')
+        print(f'{"":44s}' + ''.join(f'{name:>17s}' for name in runners) +
+              (f'{"old/" + kinds[0] + " (median)":>24s}' if old is not None else ''))
+        for scene, arrays in scenes.items():
+            for name, keys in (('thermal through a plane', ('thermal', )), ('depth', ('depth', )),
+                               ('depth + thermal through depth', ('thermal', 'depth'))):
+                kwargs = {k: arrays[k] for k in keys}
+                result = {runner: run(fn, kwargs, cold) for runner, fn in runners.items()
+                          if not (cold and runner == 'old code')}
+                line = f'{scene + ": " + name:44s}' + ''.join(
+                    f'{lo:9.1f} / {med:5.1f}' for lo, med in result.values())
+                if 'old code' in result:
+                    line += f'{result["old code"][1] / result[kinds[0] + " passes"][1]:22.0f}x'
+                print(line)
     if old is None:
         print(f'(old: {REFERENCE} is not in this checkout)')
 

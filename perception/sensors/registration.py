@@ -27,11 +27,15 @@ footprints, and hence which depth the z-buffer keeps, are those of the exact com
 z-buffer is a deterministic scatter: write, read back, rewrite the candidates nearer than what won,
 until none is (no ``ufunc.at``: numpy before 1.25, as on ROS 2 Humble, runs it per element).
 The thermal lookup (float64, cast to the float32 map cv2.remap takes) is the exact projection.
+Where numba is installed, the per-frame passes run as compiled loops of the same arithmetic
+(:mod:`perception.sensors.registration_kernels`: same bits, several times faster); else as the
+vectorised numpy passes below (``PERCEPTION_REGISTRATION_KERNELS=numpy`` forces them).
 
-numpy + OpenCV only. Calibration files: perception/sensors/calibration.py; docs/registration.md.
+numpy + OpenCV (+ numba, optional). Calibration files: perception/sensors/calibration.py; docs/registration.md.
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -69,6 +73,31 @@ _FIT_SAMPLES = 17
 #: Floor of the per-pixel tolerance of the float32 pass (pixels): float32 rounding of coordinates
 #: up to a few thousand pixels, with margin.
 _F32_TOLERANCE = 3e-4
+#: How the per-frame passes run: 'numba' (compiled loops, registration_kernels.py), 'numpy'
+#: (vectorised passes) or 'auto' (numba where it can be imported). The environment variable
+#: overrides the default of every Projection built after it is set.
+KERNELS = ('auto', 'numba', 'numpy')
+KERNELS_ENV = 'PERCEPTION_REGISTRATION_KERNELS'
+
+
+def compiled_kernels(kernels: Optional[str] = None):
+    """The compiled kernels module for ``kernels`` ('auto', 'numba', 'numpy'; None: the
+    environment's ``PERCEPTION_REGISTRATION_KERNELS``, else 'auto'), or None for the numpy
+    passes. 'numba' without numba installed is an error naming the install."""
+    choice = kernels or os.environ.get(KERNELS_ENV) or 'auto'
+    if choice not in KERNELS:
+        raise ValueError(f'registration kernels must be one of {", ".join(KERNELS)}, got '
+                         f'{choice!r}' + (f' (from {KERNELS_ENV})' if not kernels else ''))
+    if choice == 'numpy':
+        return None
+    try:
+        from . import registration_kernels
+    except ImportError as error:       # numba absent (or broken): the numpy passes
+        if choice == 'numba':
+            raise ImportError('registration kernels=numba needs numba: pip install numba '
+                              f'(or perception[fast]); {error}') from error
+        return None
+    return registration_kernels
 
 
 def _project_normalised(camera: CameraModel, x: np.ndarray, y: np.ndarray
@@ -141,9 +170,18 @@ class Projection:
     """
 
     def __init__(self, source: CameraModel, target: CameraModel, transform: Rigid,
-                 given_centres: bool = False):
+                 given_centres: bool = False, kernels: Optional[str] = None):
         self.source, self.target, self.transform = source, target, transform
         self.given_centres = given_centres
+        # compiled per-frame passes (None: numpy's); they mirror _project_normalised's polynomial
+        # path, not OpenCV's model of more than 8 coefficients
+        self.environment = os.environ.get(KERNELS_ENV)     # what kernels=None resolved from
+        compiled = compiled_kernels(kernels)
+        self._kernels = compiled if target.D.size <= 8 else None
+        if kernels == 'numba' and compiled is not None and self._kernels is None:
+            raise ValueError(f'registration kernels=numba: the {target.name or "target"} camera '
+                             f'has {target.D.size} distortion coefficients; the compiled passes '
+                             'take at most 8 (use kernels=numpy or auto)')
         self.n = source.height * source.width
         R, t = transform.R, transform.t
         self.t = t
@@ -156,11 +194,26 @@ class Projection:
         self._local = threading.local()
         self._lock = threading.Lock()
 
+    @property
+    def kernels(self) -> str:
+        """How the per-frame passes run: 'numba' or 'numpy'."""
+        return 'numpy' if self._kernels is None else 'numba'
+
     def prepare(self) -> 'Projection':
-        """Fit the footprints now rather than on the first :meth:`register` (returns self)."""
+        """Fit the footprints now rather than on the first :meth:`register`, and compile the
+        numba passes (returns self)."""
         with self._lock:
             if not self._fitted:
                 self._fit()
+                if self._kernels is not None:      # its tables; compile (or load numba's cache)
+                    self._table, self._rays_table = self._kernels.pixel_tables(
+                        self.coef, self.threshold, self.fast_lo, self.fast_hi, self.seen_lo,
+                        self.seen_hi, self.m32, self.d32, self.a)
+                    self.coef = None               # (the numpy pass's form of the same table)
+                    self._register_compiled(np.zeros(0, np.float32))
+                    if self.given_centres:
+                        self._lookup_compiled(np.zeros(0, np.float32), np.zeros(0, np.float32),
+                                              np.zeros(0, np.float32))
                 self._fitted = True
         return self
 
@@ -279,6 +332,7 @@ class Projection:
             k = k * fx ** -np.array([2.0, 4, 0, 0, 6, 2, 4, 6])
         self._k32 = [np.float32(c) for c in k]
         self._f32 = [np.float32(c) for c in (fx, fy, cx, cy)]
+        self._k32_array, self._f32_array = np.array(self._k32), np.array(self._f32)
         self._centre_offset = np.zeros(2) if self.given_centres else np.array([cx, cy])
         self.coef = np.zeros((4, 3, n), np.float32)       # per edge: c0 (+ rint shift), c1, c2
         self.fast_lo, self.fast_hi = np.full(n, np.inf, np.float32), np.zeros(n, np.float32)
@@ -524,6 +578,8 @@ class Projection:
         the target's grid: the target-camera z of the nearest surface, 0 where no pixel lands."""
         self.prepare()
         z = _positive_depth(depth).reshape(-1)
+        if self._kernels is not None:
+            return self._register_compiled(z)
         _, cells, zt = self._buffers()
         exact = []
         t2, a2 = self.t[2], self.a[2]
@@ -619,6 +675,8 @@ class Projection:
         The float64 centres, this depth's z-buffer and the maps are made in one pass."""
         self.prepare()
         z = _positive_depth(depth).reshape(-1)
+        if self._kernels is not None:
+            return self._lookup_compiled(z, map_x, map_y)
         h, w = self.target.size
         _, _, zt32 = self._buffers()
         map_x, map_y = map_x.copy(), map_y.copy()
@@ -669,6 +727,61 @@ class Projection:
                 mx[sl] -= off
                 my[sl] -= off
         return map_x, map_y
+
+
+    # --- per frame: the compiled passes (registration_kernels.py) ----------------------------------
+    def _footprint_args(self) -> tuple:
+        """The arguments every compiled pass shares after the per-pixel inputs: the footprint
+        flags and the padded z-buffer's geometry."""
+        h, w = self.target.size
+        co = self._centre_offset
+        return (self.empty, self.check_z, np.float32(co[0]), np.float32(co[1]), h, w, self.pad,
+                self.wp, self.span)
+
+    def _register_compiled(self, z: np.ndarray) -> np.ndarray:
+        """:meth:`register` through the compiled pass: the same grid, bit for bit."""
+        grid = np.full(self.hp * self.wp, np.inf, np.float32)
+        index, zt = np.empty(z.size, np.intp), np.empty(z.size, np.float32)
+        count = self._kernels.register_pass(
+            z, self._table, self._rays_table, float(self.t[2]), self._k32_array,
+            self._f32_array, self._scaled, self.target.distorted, self.given_centres,
+            *self._footprint_args(), grid, index, zt)
+        return self._finish(grid, z, index[:count], zt[:count])
+
+    def _lookup_compiled(self, z: np.ndarray, map_x: np.ndarray, map_y: np.ndarray):
+        """:meth:`lookup` through the compiled passes: the same maps, bit for bit."""
+        target = self.target
+        map_x, map_y = np.array(map_x, np.float32), np.array(map_y, np.float32)   # copies
+        n = z.size
+        zt, near_cell, has_point = np.empty(n), np.empty(n, np.intp), np.empty(n, bool)
+        grid = np.full(self.hp * self.wp, np.inf, np.float32)
+        index, zt32 = np.empty(n, np.intp), np.empty(n, np.float32)
+        K = target.K
+        k = np.zeros(8)
+        k[:target.D.size] = target.D
+        count = self._kernels.lookup_pass(
+            z, self._table, self._rays_table, self.t,
+            np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]), k,
+            target.distorted, float(target.max_ray_r2), *self._footprint_args(), grid, index,
+            zt32, zt, near_cell, has_point, map_x.reshape(-1), map_y.reshape(-1))
+        zbuf = self._finish(grid, z, index[:count], zt32[:count])
+        # as the numpy pass: the margin in float32 (the z-buffer's type), compared in float64
+        self._kernels.occlusion_pass(zt, zbuf.reshape(-1), near_cell, has_point,
+                                     map_x.reshape(-1), map_y.reshape(-1),
+                                     np.float32(1 + OCCLUSION_MARGIN), np.float32(0.05),
+                                     np.float32(_HIDDEN))
+        return map_x, map_y
+
+    def _finish(self, grid: np.ndarray, z: np.ndarray, index: np.ndarray, zt: np.ndarray
+                ) -> np.ndarray:
+        """The compiled pass's padded z-buffer with the exact path's pixels (``index``, float32
+        target z ``zt``) -> the registered depth, 0 where nothing landed."""
+        (h, w), pad = self.target.size, self.pad
+        if index.size:
+            cand, val = self._exact_candidates(z[index], index, zt)
+            _scatter_min(grid, cand, val)
+        view = grid.reshape(self.hp, self.wp)[pad:pad + h, pad:pad + w]
+        return cv2.threshold(view, float(np.finfo(np.float32).max), 0, cv2.THRESH_TOZERO_INV)[1]
 
 
 def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -736,9 +849,12 @@ _PROJECTIONS: list = []
 
 
 def _projection(source: CameraModel, target: CameraModel, transform: Rigid) -> Projection:
-    """The Projection of these three (identical objects), built on first use; the last two kept."""
+    """The Projection of these three (identical objects) and the environment's kernels, built on
+    first use; the last two kept."""
+    kernels = os.environ.get(KERNELS_ENV)
     for p in _PROJECTIONS:
-        if p.source is source and p.target is target and p.transform is transform:
+        if p.source is source and p.target is target and p.transform is transform and \
+                p.environment == kernels:
             return p
     p = Projection(source, target, transform)
     _PROJECTIONS.append(p)
@@ -797,8 +913,11 @@ class Registration:
     """
 
     def __init__(self, color: CameraModel, thermal: Optional[ThermalCalibration] = None,
-                 depth: Optional[Tuple[CameraModel, Rigid]] = None, source: str = ''):
+                 depth: Optional[Tuple[CameraModel, Rigid]] = None, source: str = '',
+                 kernels: Optional[str] = None):
         self.color, self.thermal, self.depth, self.source = color, thermal, depth, source
+        compiled_kernels(kernels)              # a wrong name or a missing numba: now, not later
+        self.kernels = kernels                 # of the Projections (None: the environment's)
         self._cache: Dict[str, Tuple[tuple, object]] = {}
 
     def __repr__(self) -> str:
@@ -808,7 +927,13 @@ class Registration:
                                         'camera + transform'))
         if self.depth is not None:
             parts.append(f'depth {self.depth[0].width}x{self.depth[0].height}')
+            parts.append(f'{self.passes} passes')
         return f'Registration({", ".join(parts)}{", " + self.source if self.source else ""})'
+
+    @property
+    def passes(self) -> str:
+        """How the per-frame passes run: 'numba' (compiled) or 'numpy'."""
+        return 'numpy' if compiled_kernels(self.kernels) is None else 'numba'
 
     def _cached(self, name: str, key: tuple, build):
         """``build()`` once per ``key`` (compared by identity: calibration objects are immutable)."""
@@ -832,14 +957,15 @@ class Registration:
     def _depth_projection(self) -> Projection:
         camera, transform = self.depth
         return self._cached('depth', (camera, transform, self.color),
-                            lambda: Projection(camera, self.color, transform))
+                            lambda: Projection(camera, self.color, transform,
+                                               kernels=self.kernels))
 
     def _thermal_projection(self) -> Projection:
         """The colour camera's registered depth into the thermal camera (the occlusion test)."""
         cal = self.thermal
         return self._cached('thermal', (cal, self.color),
                             lambda: Projection(self.color, cal.camera, cal.transform.inverse(),
-                                               given_centres=True))
+                                               given_centres=True, kernels=self.kernels))
 
     def apply(self, rgb: Optional[np.ndarray] = None, thermal: Optional[np.ndarray] = None,
               depth: Optional[np.ndarray] = None, thermal_fill: float = 0.5

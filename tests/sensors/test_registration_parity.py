@@ -2,7 +2,10 @@
 on rendered rigs: registered depth bit for bit (the z-buffer keeps the same depth at every pixel),
 thermal validity equal and thermal values within 1e-5, for depth alone and depth + thermal, at VGA
 and smaller sizes, with lens distortion, several poses, holes, occlusions, depths nearer than the
-float32 pass covers, and footprints that shrink (downsampling) or grow (upsampling)."""
+float32 pass covers, and footprints that shrink (downsampling) or grow (upsampling). Every test runs
+twice: with the numpy passes and with the compiled (numba) ones, which must also equal each other
+bit for bit, maps included."""
+import os
 import threading
 
 import numpy as np
@@ -15,9 +18,32 @@ from perception.datasets.synthetic.rig import RigCamera, relative_transform, ren
 from perception.datasets.synthetic.sensors import depth_reading, thermal_image
 from perception.sensors.cameras import CameraModel, Rigid
 from perception.sensors.encodings import get_encoding
-from perception.sensors.registration import (FAST_MIN_DEPTH, Projection, Registration,
-                                             ThermalCalibration, _project_normalised, _select,
-                                             register_depth, reproject)
+from perception.sensors.registration import (FAST_MIN_DEPTH, KERNELS_ENV, Projection,
+                                             Registration, ThermalCalibration, _project_normalised,
+                                             _select, compiled_kernels, register_depth, reproject)
+
+def _numba_missing() -> str:
+    """Why the compiled passes cannot be tested here ('' when they can); under CI (numba is in the
+    dev install) their absence is a failure, not a skip."""
+    try:
+        import numba  # noqa: F401
+    except ImportError as error:
+        if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
+            raise AssertionError(f'numba must be installed under CI (pip install -e .[dev]): '
+                                 f'{error}') from error
+        return f'numba is not installed ({error}): the compiled passes are not tested'
+    return ''
+
+
+@pytest.fixture(autouse=True, params=['numpy', 'numba'])
+def kernels(request, monkeypatch):
+    """Every test of this file with the numpy passes and with the compiled ones (the environment
+    variable every Projection built without ``kernels=`` reads)."""
+    if request.param == 'numba' and _numba_missing():
+        pytest.skip(_numba_missing())
+    monkeypatch.setenv(KERNELS_ENV, request.param)
+    return request.param
+
 
 PLUMB_BOB = {'rgb': [0.05, -0.1, 0.001, -0.0005, 0.0], 'thermal': [-0.2, 0.05, 0, 0, 0]}
 RATIONAL = {'rgb': [0.3, -0.1, 0.002, 0.001, 0.02, 0.35, -0.08, 0.03],
@@ -65,9 +91,19 @@ def _registration(models, to_rgb, distortion=None, pose=None, plane_distance=np.
 
 
 def _assert_same(registration, depth, thermal, what=''):
-    """Depth alone and depth + thermal: new == old (depth and validity exact, thermal 1e-5)."""
+    """Depth alone and depth + thermal: new == old (depth and validity exact, thermal 1e-5), and
+    the numpy and compiled passes give the same bits."""
+    other = Registration(registration.color, registration.thermal, registration.depth,
+                         kernels='numpy' if os.environ[KERNELS_ENV] == 'numba' else 'numba') \
+        if not _numba_missing() else None
     for kwargs in (dict(depth=depth), dict(depth=depth, thermal=thermal, thermal_fill=0.25)):
         new = registration.apply(**kwargs)
+        if other is not None:
+            twin = other.apply(**kwargs)
+            for key in ('depth', 'thermal', 'thermal_valid'):
+                a, b = new[key], twin[key]
+                assert (a is None and b is None) or np.array_equal(
+                    a.view(np.uint8), b.view(np.uint8)), (what, key)     # the same bits
         old = apply_reference(registration, **kwargs)
         assert new['depth'].dtype == np.float32 and new['depth'].shape == old['depth'].shape
         diff = np.flatnonzero(new['depth'] != old['depth'])
@@ -295,3 +331,61 @@ def test_a_large_target_equals_the_reference():
     assert projection.cell_weights.dtype == np.float64 and projection.span == 2
     assert np.array_equal(projection.register(depth),
                           reference_register_depth(depth, src, dst, to_rgb))
+
+
+def test_the_kernels_run_as_chosen(kernels):
+    """The environment picks the passes; ``kernels=`` overrides it; the compiled ones are compiled
+    by prepare(), not by the first frame."""
+    src = CameraModel(80, 60, [[60, 0, 39.5], [0, 60, 29.5], [0, 0, 1]], [], 'depth')
+    rgb = CameraModel(80, 60, [[60, 0, 39.5], [0, 60, 29.5], [0, 0, 1]], [0.05, -0.1, 0, 0, 0],
+                      'rgb')
+    to_rgb = Rigid.from_static_transform([0.05, 0, 0, 0, 0, 0, 1])
+    assert Projection(src, rgb, to_rgb).kernels == kernels
+    assert Projection(src, rgb, to_rgb, kernels='numpy').kernels == 'numpy'
+    reg = Registration(rgb, depth=(src, to_rgb)).prepare()
+    assert reg._depth_projection().kernels == kernels and f'{kernels} passes' in repr(reg)
+    if kernels == 'numba':
+        assert reg._depth_projection()._kernels.register_pass.signatures   # compiled
+
+
+def test_a_wrong_kernels_choice_names_the_fix(kernels, monkeypatch):
+    monkeypatch.setenv(KERNELS_ENV, 'fortran')
+    with pytest.raises(ValueError, match=f'numba, numpy.*fortran.*{KERNELS_ENV}'):
+        compiled_kernels()
+    rgb = CameraModel(80, 60, [[60, 0, 39.5], [0, 60, 29.5], [0, 0, 1]], [], 'rgb')
+    with pytest.raises(ValueError, match='fortran'):
+        Registration(rgb)
+    monkeypatch.setenv(KERNELS_ENV, kernels)
+    prism = CameraModel(80, 60, [[60, 0, 39.5], [0, 60, 29.5], [0, 0, 1]],
+                        [-0.1, 0.01, 0, 0, 0, 0, 0, 0, 0.001, -0.002, 0.0005, 0.001], 'rgb')
+    if kernels == 'numba':        # asked for by name: refused; preferred by the environment: numpy
+        with pytest.raises(ValueError, match='rgb camera has 12 distortion coefficients'):
+            Projection(rgb, prism, Rigid.identity(), kernels='numba')
+    assert Projection(rgb, prism, Rigid.identity()).kernels == 'numpy'
+
+
+def test_without_numba_auto_falls_back_and_numba_by_name_says_how_to_install(monkeypatch):
+    import sys
+
+    import perception.sensors as sensors
+    monkeypatch.setitem(sys.modules, 'numba', None)          # import numba -> ImportError
+    monkeypatch.delitem(sys.modules, 'perception.sensors.registration_kernels', raising=False)
+    monkeypatch.delattr(sensors, 'registration_kernels', raising=False)
+    assert compiled_kernels('auto') is None and compiled_kernels('numpy') is None
+    with pytest.raises(ImportError, match=r'pip install numba \(or perception\[fast\]\)'):
+        compiled_kernels('numba')
+    src = CameraModel(80, 60, [[60, 0, 39.5], [0, 60, 29.5], [0, 0, 1]], [], 'depth')
+    assert Projection(src, src, Rigid.identity(), kernels='auto').kernels == 'numpy'
+
+
+def test_importing_the_registration_compiles_nothing():
+    """numba (and the kernels module) load when a Projection is built, not at import: the CLI, the
+    node and the Predictor import the registration without paying numba's start-up."""
+    import subprocess
+    import sys
+    code = ('import sys, perception.sensors.registration, perception.sensors; '
+            'print(sorted(m for m in ("numba", "perception.sensors.registration_kernels") '
+            'if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == '[]', out
