@@ -32,7 +32,7 @@ DEPLOYMENT = ROOT / 'docs' / 'deployment.md'
 README = ROOT / 'ros_nodes' / 'README.md'
 CHECKER = ROOT / 'tools' / 'ros2' / 'check_apt_python.sh'
 RECIPES = {'x86': '### x86_64 + apt ROS 2', 'jetson': '### Jetson: JetPack 6 + apt ROS 2'}
-EXTRAS = {'x86': {'ort', 'ros'}, 'jetson': {'trt', 'ros'}}
+EXTRAS = {'x86': {'ort', 'ros', 'fast'}, 'jetson': {'trt', 'ros', 'fast'}}
 # numpy of the apt ROS 2 distributions the recipes are written for: python3-numpy of Ubuntu 24.04
 # (Jazzy) and of Ubuntu 22.04 (Humble, JetPack 6)
 DISTRO_NUMPY = {'jazzy': '1.26.4', 'humble': '1.21.5'}

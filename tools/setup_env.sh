@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-train,deploy,ros,dds,dev}
+EXTRAS=${EXTRAS:-train,deploy,ros,dds,fast,dev}
 TORCH_VERSION=2.13.0
 MMCV_VERSION=2.1.0
 OPENCV_VERSION=5.0.0.93

@@ -4,6 +4,7 @@
 # and JetPack 6, 3.12 for Jazzy on 24.04), the recipe's own `pip install` lines (read from the doc, so
 # this check and the instructions cannot drift apart), then
 #   1. the installed versions, each within the recipe's numpy requirement, and no torch/OpenMMLab;
+#      a VGA rig with distorted lenses registered by the numpy and (fast extra) numba passes;
 #   2. jetson: the TensorRT backend's imports except tensorrt itself (polygraphy from PyPI), the
 #      message Predictor('x.engine') stops with, and build_trt_engine.py --shape --print-trtexec /
 #      --spec-only on the model;
@@ -93,7 +94,7 @@ import importlib.util, re, shlex, sys
 import cv2, numpy, onnxruntime
 from importlib.metadata import version
 from pip._vendor.packaging.specifiers import SpecifierSet
-names = ['numpy', 'opencv-python-headless', 'onnxruntime', 'rosbags', 'polygraphy', 'onnx', 'pyyaml']
+names = ['numpy', 'opencv-python-headless', 'onnxruntime', 'rosbags', 'polygraphy', 'onnx', 'pyyaml', 'numba']
 have = {n: version(n) for n in names if importlib.util.find_spec(n.replace('opencv-python-headless', 'cv2')
                                                                  .replace('pyyaml', 'yaml')) is not None}
 print(f'== python {sys.version.split()[0]}: ' + ', '.join(f'{n} {v}' for n, v in have.items()))
@@ -106,6 +107,30 @@ EOF
 # the test runner and what the tests use beyond the recipe (bag files, the DDS-shim rigs)
 python -m pip install -q pytest pytest-timeout psutil hypothesis mcap mcap-ros2-support "cyclonedds==11.0.1" \
   2>&1 | grep -v 'is ignored' || true
+
+echo "== registration of a VGA rig with distorted lenses: numba passes (fast extra) == numpy passes"
+python - <<'EOF'
+import numpy as np
+from perception.sensors.cameras import CameraModel, Rigid
+from perception.sensors.registration import Registration, ThermalCalibration, compiled_kernels
+def K(w, h, f):
+    return [[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]]
+rgb = CameraModel(640, 480, K(640, 480, 525), [0.05, -0.1, 0.001, -0.0005, 0], 'rgb')
+thermal = CameraModel(640, 512, K(640, 512, 800), [-0.2, 0.05, 0, 0, 0], 'thermal')
+depth = CameraModel(640, 480, K(640, 480, 570), [], 'depth')
+kinds = ['numpy'] + (['numba'] if compiled_kernels('auto') is not None else [])
+rng = np.random.default_rng(5)
+d = rng.uniform(1, 5, (480, 640)).astype(np.float32)
+d[100:140, 200:300] = 0
+t = rng.uniform(0, 1, (512, 640)).astype(np.float32)
+out = {k: Registration(rgb, ThermalCalibration(thermal, Rigid.from_static_transform(
+    [0.05, 0, 0, 0, 0, 0, 1])), (depth, Rigid.from_static_transform(
+        [-0.025, 0, 0, 0, 0, 0, 1])), kernels=k).apply(depth=d, thermal=t) for k in kinds}
+for key in ('depth', 'thermal', 'thermal_valid'):
+    assert all(np.array_equal(out[k][key].view(np.uint8), out['numpy'][key].view(np.uint8))
+               for k in kinds), key
+print(f'== registration: {" and ".join(kinds)} passes, same bits')
+EOF
 
 echo "== the test nano (64x96, --nms onnx, INT8; random weights) exported by $ROOT/.venv"
 if [ ! -f "$NANO/nano.onnx" ]; then
