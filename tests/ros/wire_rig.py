@@ -80,7 +80,13 @@ def play(script: List[Dict[str, Any]], height: int, width: int,
                         'sensors': list(phase['sensors'])})
             index += 1
             t_next += period
-            time.sleep(max(0.0, t_next - time.monotonic()))
+            now = time.monotonic()
+            # behind schedule (a loaded machine): wait at least half a period, as a camera that
+            # skips frames does; catching up in a burst would stamp frames closer together than
+            # the node's slop, and a set could then rightly pair one frame's rgb with the
+            # previous frame's depth
+            t_next = max(t_next, now + period / 2)
+            time.sleep(t_next - now)
     return log
 
 
