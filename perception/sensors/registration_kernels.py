@@ -153,42 +153,16 @@ def write_footprints(grid, first, shape, value, span, wp):
 
 
 @njit(**HELPER)
-def _distort32(x, y, k1, k2, p1, p2, k3, k4, k5, k6, fx, fy, cx, cy, scaled, distorted,
-               given_centres):
-    """``Projection._distort32`` for one pixel (float32)."""
-    one, two = F32(1), F32(2)
-    if scaled:
-        if distorted:
-            r2 = x * x
-            r2 += y * y
-            if k3 != 0:
-                rad = r2 * k3
-                rad += k2
-                rad *= r2
-            else:
-                rad = r2 * k2
-            rad += k1
-            rad *= r2
-            rad += one
-            if k4 != 0 or k5 != 0 or k6 != 0:
-                den = r2 * k6
-                den += k5
-                den *= r2
-                den += k4
-                den *= r2
-                den += one
-                rad /= den
-            x *= rad
-            y *= rad
-        if given_centres:
-            x += cx
-            y += cy
-        return x, y
-    r2 = x * x
-    r2 += y * y
-    rad = r2 * k3
-    rad += k2
-    rad *= r2
+def _radial32(r2, k1, k2, k3, k4, k5, k6, with_k3):
+    """The radial factor of ``Projection._distort32`` (float32; ``with_k3``: the k3 term is
+    computed, as the numpy code does unless the tables are scaled and k3 is 0)."""
+    one = F32(1)
+    if with_k3:
+        rad = r2 * k3
+        rad += k2
+        rad *= r2
+    else:
+        rad = r2 * k2
     rad += k1
     rad *= r2
     rad += one
@@ -200,6 +174,28 @@ def _distort32(x, y, k1, k2, p1, p2, k3, k4, k5, k6, fx, fy, cx, cy, scaled, dis
         den *= r2
         den += one
         rad /= den
+    return rad
+
+
+@njit(**HELPER)
+def _distort32(x, y, k1, k2, p1, p2, k3, k4, k5, k6, fx, fy, cx, cy, scaled, distorted,
+               given_centres):
+    """``Projection._distort32`` for one pixel (float32)."""
+    two = F32(2)
+    if scaled:
+        if distorted:
+            r2 = x * x
+            r2 += y * y
+            rad = _radial32(r2, k1, k2, k3, k4, k5, k6, k3 != 0)
+            x *= rad
+            y *= rad
+        if given_centres:
+            x += cx
+            y += cy
+        return x, y
+    r2 = x * x
+    r2 += y * y
+    rad = _radial32(r2, k1, k2, k3, k4, k5, k6, True)
     u = x * rad
     v = y * rad
     if p1 != 0 or p2 != 0:
