@@ -36,7 +36,8 @@ def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Op
         # Whole-image arithmetic and one lookup: boolean-mask indexing costs ~10x more at VGA.
         labels = np.asarray(seg_labels)
         valid = (labels >= 0) & (labels != IGNORE_INDEX)
-        top = int(np.where(valid, labels, -1).max(initial=-1))
+        # (max over the valid pixels without a -1 that uint8 labels, e.g. a label PNG, cannot hold)
+        top = int(labels.max(where=valid, initial=0)) if valid.any() else -1
         if top >= 0:
             lut = palette(top + 1).astype(np.float32)
             colour = np.take(lut, np.clip(labels, 0, top), axis=0)   # take: ~5x faster than lut[...]

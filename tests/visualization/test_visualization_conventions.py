@@ -65,3 +65,19 @@ def test_label_outline_sits_under_the_letters():
     (dy0, dx0), (dy1, dx1) = dark.min(0), dark.max(0)
     assert wx0 - 2 <= dx0 <= wx0 and wx1 <= dx1 <= wx1 + 2
     assert wy0 - 2 <= dy0 <= wy0 and wy1 <= dy1 <= wy1 + 2
+
+
+def test_overlay_takes_label_images_of_any_integer_type():
+    """uint8 label PNGs (255 = ignore) and the Predictor's int32 labels blend the same; a frame
+    with no valid label is left as it is."""
+    from perception.visualization.overlay import render_overlay
+    base = np.full((8, 10, 3), 100, np.uint8)
+    labels = np.zeros((8, 10), np.int32)
+    labels[:, 5:] = 2
+    labels[0, 0] = 255
+    expected = render_overlay(base, labels, None, None, 0.5)
+    assert np.array_equal(render_overlay(base, labels.astype(np.uint8), None, None, 0.5), expected)
+    assert np.array_equal(expected[0, 0], base[0, 0]) and not np.array_equal(expected[1, 1],
+                                                                             base[1, 1])
+    ignored = np.full((8, 10), 255, np.uint8)
+    assert np.array_equal(render_overlay(base, ignored, None, None, 0.5), base)
