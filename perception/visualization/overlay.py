@@ -33,17 +33,21 @@ def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Op
     """
     img = base
     if seg_labels is not None:
-        # Whole-image arithmetic and one lookup: boolean-mask indexing costs ~10x more at VGA.
         labels = np.asarray(seg_labels)
         valid = (labels >= 0) & (labels != IGNORE_INDEX)
         # (max over the valid pixels without a -1 that uint8 labels, e.g. a label PNG, cannot hold)
         top = int(labels.max(where=valid, initial=0)) if valid.any() else -1
         if top >= 0:
-            lut = palette(top + 1).astype(np.float32)
-            colour = np.take(lut, np.clip(labels, 0, top), axis=0)   # take: ~5x faster than lut[...]
-            blended = base.astype(np.float32) * np.float32(1 - alpha) + colour * np.float32(alpha)
-            blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-            img = np.where(valid[..., None], blended, base)
+            # One lookup per pixel and channel in a table of every blend: class c (the last row:
+            # no class, the pixel unchanged), channel, background value -> the float32 blend,
+            # rounded; 256 values per class and channel instead of float arithmetic on the whole
+            # frame (3x faster at VGA, the same bytes).
+            table = _blend_table(top + 1, float(alpha))
+            row = np.where(valid, labels, top + 1).astype(np.intp)
+            row *= 3 * 256
+            index = row[..., None] + _CHANNEL_OFFSETS
+            index += base
+            img = np.take(table, index)
     img = np.array(img, np.uint8, copy=True)
     if boxes is not None and len(boxes):
         height, width = img.shape[:2]
@@ -60,6 +64,28 @@ def render_overlay(base: np.ndarray, seg_labels: Optional[np.ndarray], boxes: Op
             img[ya:yb + 1, xa:min(xa + thickness, xb + 1)] = c
             img[ya:yb + 1, max(xb - thickness + 1, xa):xb + 1] = c
     return img
+
+
+#: Offsets of the three channels' rows in a ``_blend_table``.
+_CHANNEL_OFFSETS = np.arange(3, dtype=np.intp) * 256
+_BLEND_TABLES: dict = {}
+
+
+def _blend_table(classes: int, alpha: float) -> np.ndarray:
+    """Flat uint8 table, (classes + 1) x 3 channels x 256 background values: the class colour
+    blended over each value as ``rint(base * (1 - alpha) + colour * alpha)`` in float32, clipped
+    to 0-255; the last class leaves the value as it is. Kept per (classes, alpha)."""
+    key = (classes, alpha)
+    table = _BLEND_TABLES.get(key)
+    if table is None:
+        colours = palette(classes).astype(np.float32)                       # (C, 3)
+        values = np.arange(256, dtype=np.float32)
+        blended = values[None, None, :] * np.float32(1 - alpha) + \
+            colours[:, :, None] * np.float32(alpha)
+        blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)        # (C, 3, 256)
+        same = np.broadcast_to(np.arange(256, dtype=np.uint8), (1, 3, 256))
+        table = _BLEND_TABLES[key] = np.concatenate([blended, same]).ravel()
+    return table
 
 
 def draw_result(base: np.ndarray, result: PerceptionResult, alpha: float = 0.45,

@@ -81,3 +81,22 @@ def test_overlay_takes_label_images_of_any_integer_type():
                                                                              base[1, 1])
     ignored = np.full((8, 10), 255, np.uint8)
     assert np.array_equal(render_overlay(base, ignored, None, None, 0.5), base)
+
+
+@pytest.mark.parametrize('alpha', [0.0, 0.3, 0.45, 0.5, 1.0])
+def test_overlay_blend_is_the_float_blend_rounded(alpha):
+    """The overlay's blend table gives, per pixel, rint(base (1 - alpha) + colour alpha) in float32,
+    clipped to 0-255, where a class is; the background elsewhere (ignore, negative)."""
+    from perception.contract import IGNORE_INDEX
+    from perception.visualization.colors import palette
+    from perception.visualization.overlay import render_overlay
+    rng = np.random.default_rng(int(alpha * 100))
+    base = rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)
+    labels = rng.integers(0, 12, (48, 64)).astype(np.int32)
+    labels[rng.random((48, 64)) < 0.1] = IGNORE_INDEX
+    labels[rng.random((48, 64)) < 0.05] = -1
+    valid = (labels >= 0) & (labels != IGNORE_INDEX)
+    colour = palette(12).astype(np.float32)[np.clip(labels, 0, 11)]
+    blended = base.astype(np.float32) * np.float32(1 - alpha) + colour * np.float32(alpha)
+    expected = np.where(valid[..., None], np.clip(np.rint(blended), 0, 255).astype(np.uint8), base)
+    assert np.array_equal(render_overlay(base, labels, None, None, alpha), expected)
