@@ -94,3 +94,36 @@ def test_concatenation_keeping_fusions_export_with_no_influence_of_absent_sensor
             assert np.array_equal(a, b), subset
         present = dict(inputs, **{subset[0]: junk_like(inputs[subset[0]], rng)})
         assert any(not np.array_equal(a, b) for a, b in zip(clean, session.run(None, present)))
+
+
+@pytest.mark.parametrize('frame_size', [(48, 64), (37, 50)], ids=['network size', 'resized'])
+def test_preprocess_is_the_normalisation_formula(frame_size):
+    """Every backend's input tensor is (x - mean) / std in float32 per channel, CHW, invalid depth
+    0 after normalisation and absent sensors 0 -- value for value the formula of
+    MultiSensorDataPreprocessor, however preprocess computes it."""
+    import cv2
+    spec = ModelSpec(input_size=(48, 64))
+    rng = np.random.default_rng(0)
+    h, w = frame_size
+    rgb = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    thermal = rng.random((h, w)).astype(np.float32)
+    depth = rng.uniform(0, 8, (h, w)).astype(np.float32)
+    depth[rng.random((h, w)) < 0.2] = 0
+    frame = dict(rgb=rgb, thermal=thermal, depth=depth)
+    for present in (('rgb', 'thermal', 'depth'), ('rgb', 'depth'), ('thermal', )):
+        inputs, _ = preprocess(spec, **{s: frame[s] for s in present})
+        for s, x in frame.items():
+            if s not in present:
+                assert not inputs[s].any(), s
+                continue
+            if (h, w) != spec.input_size:
+                x = cv2.resize(x, (64, 48), interpolation=cv2.INTER_NEAREST if s == 'depth'
+                               else cv2.INTER_LINEAR)
+            x = x.astype(np.float32).reshape(48, 64, -1)
+            norm = spec.normalization[s]
+            y = (x - np.asarray(norm['mean'], np.float32)) / np.asarray(norm['std'], np.float32)
+            if s == 'depth':
+                y = np.where(x > 0, y, np.float32(0))
+            expected = y.transpose(2, 0, 1)[None]
+            assert inputs[s].dtype == np.float32 and inputs[s].flags['C_CONTIGUOUS']
+            assert np.array_equal(inputs[s], expected), (s, present)
