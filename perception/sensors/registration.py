@@ -776,10 +776,16 @@ class Projection:
                 ) -> np.ndarray:
         """The compiled pass's padded z-buffer with the exact path's pixels (``index``, float32
         target z ``zt``) -> the registered depth, 0 where nothing landed."""
-        (h, w), pad = self.target.size, self.pad
+        (h, w), pad, target = self.target.size, self.pad, self.target
         if index.size:
-            cand, val = self._exact_candidates(z[index], index, zt)
-            _scatter_min(grid, cand, val)
+            K = target.K
+            k = np.zeros(8)
+            k[:target.D.size] = target.D
+            self._kernels.exact_pass(
+                index, z, zt, self._rays_table, self.a_corner, self.source.width, self.t,
+                np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]), k, target.distorted,
+                float(target.max_ray_r2), FOOTPRINT_MARGIN, MAX_FOOTPRINT, h, w, pad, self.wp,
+                grid)
         view = grid.reshape(self.hp, self.wp)[pad:pad + h, pad:pad + w]
         return cv2.threshold(view, float(np.finfo(np.float32).max), 0, cv2.THRESH_TOZERO_INV)[1]
 

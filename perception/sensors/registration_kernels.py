@@ -264,6 +264,77 @@ def _project64(x, y, fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6, distorted, 
     return (np.nan if outside else u), (np.nan if outside else v)
 
 
+@njit(**HELPER)
+def _point64(zc, ax, ay, az, t0, t1, t2, fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6,
+             distorted, max_ray_r2):
+    """``Projection._points`` for one point ``zc * a + t`` (float64): its target pixel, NaN
+    behind the target or beyond its ``max_ray_r2``."""
+    pz = zc * az + t2
+    x = (zc * ax + t0) / pz
+    y = (zc * ay + t1) / pz
+    behind = not (pz > 0)
+    x = np.nan if behind else x
+    y = np.nan if behind else y
+    return _project64(x, y, fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6, distorted,
+                      max_ray_r2)
+
+
+@njit(**HELPER)
+def _cover(lo, hi, centre, margin, half, most):
+    """``registration._cover`` for one axis: the first and last pixel a footprint covers."""
+    a = int(np.ceil(lo - margin))
+    b = int(np.floor(hi + margin))
+    nearest = int(np.floor(centre + 0.5))
+    if b < a:
+        a = nearest
+        b = nearest
+    a = max(a, nearest - half)
+    b = min(b, a + most - 1)
+    return a, b
+
+
+@njit(**JIT)
+def exact_pass(index, z, zt, rays, corner_rays, source_width, t, K64, k64, distorted,
+               max_ray_r2, margin, max_footprint, h, w, pad, wp, grid):
+    """``Projection._exact_candidates`` + the z-buffer write for the pixels ``index`` the float32
+    pass left undecided (readings ``z`` of every source pixel, their float32 target z ``zt``):
+    all five points of each (centre, then corners (i, j), (i, j + 1), (i + 1, j), (i + 1, j + 1))
+    projected in float64, the covered pixels by ``_cover``, clipped to the target, min into
+    ``grid``."""
+    fx, fy, cx, cy = K64[0], K64[1], K64[2], K64[3]
+    k1, k2, p1, p2, k3, k4, k5, k6 = k64[0], k64[1], k64[2], k64[3], k64[4], k64[5], k64[6], \
+        k64[7]
+    t0, t1, t2 = t[0], t[1], t[2]
+    half = max_footprint // 2
+    for m in range(index.size):
+        i = index[m]
+        zc = np.float64(z[i])
+        cu, cv = _point64(zc, rays[0, i], rays[1, i], rays[2, i], t0, t1, t2, fx, fy, cx, cy,
+                          k1, k2, p1, p2, k3, k4, k5, k6, distorted, max_ray_r2)
+        seen = np.isfinite(cu) & np.isfinite(cv)
+        first = i // source_width * (source_width + 1) + i % source_width
+        lo_u = lo_v = np.inf
+        hi_u = hi_v = -np.inf
+        for corner in (first, first + 1, first + source_width + 1, first + source_width + 2):
+            u, v = _point64(zc, corner_rays[0, corner], corner_rays[1, corner],
+                            corner_rays[2, corner], t0, t1, t2, fx, fy, cx, cy, k1, k2, p1, p2,
+                            k3, k4, k5, k6, distorted, max_ray_r2)
+            seen = seen & np.isfinite(u) & np.isfinite(v)
+            lo_u, hi_u = min(lo_u, u), max(hi_u, u)
+            lo_v, hi_v = min(lo_v, v), max(hi_v, v)
+        if not seen:
+            continue
+        j0, j1 = _cover(lo_u, hi_u, cu, margin, half, max_footprint)
+        i0, i1 = _cover(lo_v, hi_v, cv, margin, half, max_footprint)
+        j0, j1, i0, i1 = max(j0, 0), min(j1, w - 1), max(i0, 0), min(i1, h - 1)
+        value = zt[m]
+        for row in range(i0, i1 + 1):
+            base = (row + pad) * wp + pad
+            for col in range(j0, j1 + 1):
+                if value < grid[base + col]:
+                    grid[base + col] = value
+
+
 @njit(**JIT)
 def lookup_pass(z, table, rays, t, K64, k64, distorted, max_ray_r2, empty, check_z, co_x, co_y,
                 h, w, pad, wp, span, grid, exact_index, exact_zt, zt, near_cell, has_point,
