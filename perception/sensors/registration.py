@@ -31,7 +31,8 @@ Where numba is installed, the per-frame passes run as compiled loops of the same
 (:mod:`perception.sensors.registration_kernels`: same bits, several times faster); else as the
 vectorised numpy passes below (``PERCEPTION_REGISTRATION_KERNELS=numpy`` forces them).
 
-numpy + OpenCV (+ numba, optional). Calibration files: perception/sensors/calibration.py; docs/registration.md.
+numpy + OpenCV (+ numba, optional). Calibration files: perception/sensors/calibration.py;
+docs/registration.md.
 """
 from __future__ import annotations
 
@@ -728,7 +729,6 @@ class Projection:
                 my[sl] -= off
         return map_x, map_y
 
-
     # --- per frame: the compiled passes (registration_kernels.py) ----------------------------------
     def _footprint_args(self) -> tuple:
         """The arguments every compiled pass shares after the per-pixel inputs: the footprint
@@ -737,6 +737,14 @@ class Projection:
         co = self._centre_offset
         return (self.empty, self.check_z, np.float32(co[0]), np.float32(co[1]), h, w, self.pad,
                 self.wp, self.span)
+
+    def _lens(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The target's (fx, fy, cx, cy) and its 8 distortion coefficients (float64), as the
+        compiled float64 projection takes them."""
+        K, D = self.target.K, self.target.D
+        k = np.zeros(8)
+        k[:D.size] = D
+        return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]), k
 
     def _register_compiled(self, z: np.ndarray) -> np.ndarray:
         """:meth:`register` through the compiled pass: the same grid, bit for bit."""
@@ -756,12 +764,8 @@ class Projection:
         zt, near_cell, has_point = np.empty(n), np.empty(n, np.intp), np.empty(n, bool)
         grid = np.full(self.hp * self.wp, np.inf, np.float32)
         index, zt32 = np.empty(n, np.intp), np.empty(n, np.float32)
-        K = target.K
-        k = np.zeros(8)
-        k[:target.D.size] = target.D
         count = self._kernels.lookup_pass(
-            z, self._table, self._rays_table, self.t,
-            np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]), k,
+            z, self._table, self._rays_table, self.t, *self._lens(),
             target.distorted, float(target.max_ray_r2), *self._footprint_args(), grid, index,
             zt32, zt, near_cell, has_point, map_x.reshape(-1), map_y.reshape(-1))
         zbuf = self._finish(grid, z, index[:count], zt32[:count])
@@ -777,15 +781,10 @@ class Projection:
         """The compiled pass's padded z-buffer with the exact path's pixels (``index``, float32
         target z ``zt``) -> the registered depth, 0 where nothing landed."""
         (h, w), pad, target = self.target.size, self.pad, self.target
-        if index.size:
-            K = target.K
-            k = np.zeros(8)
-            k[:target.D.size] = target.D
-            self._kernels.exact_pass(
-                index, z, zt, self._rays_table, self.a_corner, self.source.width, self.t,
-                np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]), k, target.distorted,
-                float(target.max_ray_r2), FOOTPRINT_MARGIN, MAX_FOOTPRINT, h, w, pad, self.wp,
-                grid)
+        self._kernels.exact_pass(         # (also with no pixel: prepare() compiles it so)
+            index, z, zt, self._rays_table, self.a_corner, self.source.width, self.t,
+            *self._lens(), target.distorted, float(target.max_ray_r2), FOOTPRINT_MARGIN,
+            MAX_FOOTPRINT, h, w, pad, self.wp, grid)
         view = grid.reshape(self.hp, self.wp)[pad:pad + h, pad:pad + w]
         return cv2.threshold(view, float(np.finfo(np.float32).max), 0, cv2.THRESH_TOZERO_INV)[1]
 
