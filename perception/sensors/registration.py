@@ -81,14 +81,21 @@ KERNELS = ('auto', 'numba', 'numpy')
 KERNELS_ENV = 'PERCEPTION_REGISTRATION_KERNELS'
 
 
-def compiled_kernels(kernels: Optional[str] = None):
-    """The compiled kernels module for ``kernels`` ('auto', 'numba', 'numpy'; None: the
-    environment's ``PERCEPTION_REGISTRATION_KERNELS``, else 'auto'), or None for the numpy
-    passes. 'numba' without numba installed is an error naming the install."""
+def kernels_choice(kernels: Optional[str] = None) -> str:
+    """``kernels``, else the environment's ``PERCEPTION_REGISTRATION_KERNELS``, else 'auto';
+    checked against ``KERNELS`` (nothing is imported)."""
     choice = kernels or os.environ.get(KERNELS_ENV) or 'auto'
     if choice not in KERNELS:
         raise ValueError(f'registration kernels must be one of {", ".join(KERNELS)}, got '
                          f'{choice!r}' + (f' (from {KERNELS_ENV})' if not kernels else ''))
+    return choice
+
+
+def compiled_kernels(kernels: Optional[str] = None):
+    """The compiled kernels module for ``kernels`` ('auto', 'numba', 'numpy'; None: the
+    environment's ``PERCEPTION_REGISTRATION_KERNELS``, else 'auto'), or None for the numpy
+    passes. 'numba' without numba installed is an error naming the install."""
+    choice = kernels_choice(kernels)
     if choice == 'numpy':
         return None
     try:
@@ -921,7 +928,7 @@ class Registration:
                  depth: Optional[Tuple[CameraModel, Rigid]] = None, source: str = '',
                  kernels: Optional[str] = None):
         self.color, self.thermal, self.depth, self.source = color, thermal, depth, source
-        compiled_kernels(kernels)              # a wrong name or a missing numba: now, not later
+        kernels_choice(kernels)                # a wrong name: now (numba loads with a Projection)
         self.kernels = kernels                 # of the Projections (None: the environment's)
         self._cache: Dict[str, Tuple[tuple, object]] = {}
 
