@@ -16,7 +16,7 @@ import ros_vga_rig as vga  # noqa: E402
 
 
 def check_behaviour(result, figures):
-    sent = set(result['sent'])
+    sent = set(result['sent']) | set(result['primed'])     # primed: before the measured
     assert result['node_alive'], open(result['node_log']).read()[-3000:]
     assert result['recorder_matched'], 'the recorder never matched every output of the node'
     assert figures['sets_received'] > 0, f'none of {figures["frames_sent"]} sets came back'
@@ -60,3 +60,23 @@ def test_vga_rig_with_exported_nano(tmp_path, capsys):
     assert figures['node_ms']['inference'] > 0
     with capsys.disabled():
         print('\n' + vga.table(figures))
+
+
+def test_priming_runs_until_the_first_output_then_measures():
+    """The cameras prime the node (sets until its first output, however long a cold start takes)
+    and only then publish the measured seconds; a node that never answers ends priming, unmeasured."""
+    import threading
+    frames = vga.Frames(32, distinct=2)
+    flowing, sent = threading.Event(), []
+
+    def publish(channel, msg):
+        if channel == 'image.rgb':
+            sent.append(msg.header.stamp)
+            if len(sent) == 7:                # the node's first output after its 7th set
+                flowing.set()
+    played = vga.prime_and_play(frames, 0.1, 200.0, publish, flowing, prime_s=30.0)
+    assert played['flowing'] and len(played['primed']) == 7
+    assert 5 <= len(played['stamps']) <= 21 and len(sent) == 7 + len(played['stamps'])
+    assert max(played['primed']) < min(played['stamps'])
+    silent = vga.prime_and_play(frames, 0.1, 200.0, lambda c, m: None, threading.Event(), 0.05)
+    assert not silent['flowing'] and silent['primed'] and silent['stamps'] == []
