@@ -244,6 +244,16 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     assert all(list(m) == ['1 %', '10 %', '100 %'] for m in pre['metrics'].values())
     assert all(len(s) == 7 for s in pre['subsets'].values())
     assert 'pretraining' in pre['training'] and pre['training']['pretraining']['seconds'] > 0
+    # ... and its real RGB-thermal half: the recipe from scratch and pretrained, on both sets
+    from perception.paths import real_data_root
+    if (real_data_root() / 'rgbt_det').is_dir():      # always under CI (other tests fail there)
+        real = pre['real']
+        assert set(real['rows']) == {'scratch', 'pretrained'}
+        for rows in real['rows'].values():
+            assert set(rows) == {'MSRS', 'LLVIP'} and set(rows['MSRS']) == {'RGB', 'thermal', 'RGB+T'}
+        assert {'real pretraining', 'real scratch', 'real pretrained'} <= set(pre['training'])
+    else:
+        assert pre['real'] is None
 
 
 @pytest.mark.slow
