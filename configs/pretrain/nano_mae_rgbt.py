@@ -7,10 +7,9 @@
 #   perception pretrain configs/pretrain/nano_mae_rgbt.py
 #   perception train configs/rgbt_det/nano_rgbt_mixed.py \
 #       --cfg-options load_from=work_dirs/nano_mae_rgbt/pretrained_encoders.pth
-# Budget: <= 30 minutes on 2 cores -- an ESTIMATE, not a measured run: 1.12 s/iteration measured
-# over 25 iterations at this size (batch 8 of 448x320 crops, bf16, 0.33 s of it loading frames),
-# with one thread at nice 19 beside another training run on the same 2 cores, x 1200 iterations
-# (schedule) = 22.4 min, + ~1 min of start-up, held-out frames and writing = ~24 min.
+# Budget: 12.3 minutes on 2 cores, measured (goal <= 30): 1200 iterations of batch 8 of 448x320
+# crops, bf16, in 738 s with start-up, held-out frames and figure (2026-12-06, Intel Xeon, nothing
+# else running; docs/pretraining.md).
 _base_ = ['../_base_/models/nano.py', './_base_/mae_schedule.py',
           '../rgbt_det/_base_/rgbt_real_data.py']
 sensors = ('rgb', 'thermal')
