@@ -26,7 +26,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -83,9 +83,13 @@ def calibration_inputs(spec: ModelSpec, frames: Iterable[Frame]) -> List[Dict[st
 
 def quantize_graph(model: onnx.ModelProto, calibration: Sequence[Dict[str, np.ndarray]],
                    method: str = 'minmax', per_channel: bool = True,
-                   target: str = 'tensorrt') -> onnx.ModelProto:
+                   target: str = 'tensorrt', op_types: Optional[Sequence[str]] = None,
+                   keep_float: Optional[Callable[[onnx.NodeProto], bool]] = None
+                   ) -> onnx.ModelProto:
     """FP32 network graph -> Q/DQ INT8 graph for ``target`` (``INT8_TARGETS``); metadata is the
-    caller's business."""
+    caller's business. ``op_types`` replaces the target's quantised op types and ``keep_float``
+    leaves the nodes it selects (after ``quant_pre_process``) in float: the forms
+    tools/analysis/int8_forms.py compares."""
     if not calibration:
         raise ValueError('INT8 calibration needs at least one frame')
     if method not in CALIBRATION_METHODS:
@@ -98,10 +102,14 @@ def quantize_graph(model: onnx.ModelProto, calibration: Sequence[Dict[str, np.nd
         src, pre, out = (Path(tmp) / n for n in ('fp32.onnx', 'pre.onnx', 'int8.onnx'))
         onnx.save_model(model, str(src))
         quant_pre_process(str(src), str(pre))
+        excluded = [] if keep_float is None else [
+            n.name for n in onnx.load(str(pre)).graph.node if keep_float(n)]
+        types = how.op_types if op_types is None else tuple(op_types)
         quantize_static(str(pre), str(out), InputsReader(calibration, names),
                         quant_format=QuantFormat.QDQ, activation_type=how.activation_type,
                         weight_type=QuantType.QInt8, per_channel=per_channel,
-                        op_types_to_quantize=None if how.op_types is None else list(how.op_types),
+                        op_types_to_quantize=None if types is None else list(types),
+                        nodes_to_exclude=excluded,
                         calibrate_method=CALIBRATION_METHODS[method],
                         extra_options={'ActivationSymmetric': how.symmetric_activations,
                                        'WeightSymmetric': True,

@@ -94,6 +94,24 @@ def test_onnxruntime_target_is_the_form_onnxruntime_fuses(tiny_exports, tiny_spe
         quantize_graph(host.host_model, calib, target='openvino')
 
 
+def test_forms_keep_chosen_nodes_and_op_types_in_float(tiny_exports, tiny_spec):
+    """``op_types`` replaces the target's quantised op types and ``keep_float`` leaves the nodes it
+    selects in float (tools/analysis/int8_forms.py's forms): the rest stays quantised."""
+    host = tiny_exports['host']
+    calib = calibration_inputs(host.host_spec, synthetic_frames(2, tiny_spec.input_size))
+    every = quantize_graph(host.host_model, calib, target='onnxruntime')
+    assert {'Resize', 'Sigmoid', 'Conv'} <= quantized_op_types(every)
+    # a node kept in float adds no Q/DQ of its own (a tensor it shares with a quantised
+    # neighbour keeps that neighbour's pair), so the kept form has fewer pairs, convs still in
+    kept = quantize_graph(host.host_model, calib, target='onnxruntime',
+                          keep_float=lambda n: n.op_type in ('Resize', 'Sigmoid'))
+    assert count_qdq(kept)['QuantizeLinear'] < count_qdq(every)['QuantizeLinear']
+    assert 'Conv' in quantized_op_types(kept)
+    convs = quantize_graph(host.host_model, calib, target='onnxruntime', op_types=('Conv', ))
+    assert 'Conv' in quantized_op_types(convs)
+    assert not {'Add', 'Mul', 'Concat', 'Sigmoid', 'Resize'} & quantized_op_types(convs)
+
+
 def test_calibration_inputs_saved_for_implicit_trt_calibration(nano_export):
     """``--save-calib-npz``: the .npz files build_trt_engine.py --calib-data reads."""
     files = sorted(nano_export['calib'].glob('*.npz'))

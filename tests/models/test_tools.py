@@ -117,3 +117,23 @@ def test_det_diagnosis_refuses_a_model_without_detection(tmp_path):
     cfg.dump(str(path))
     with pytest.raises(ConfigError, match='no detection head'):
         tool.diagnose(str(path), None, frames=2)
+
+
+def test_int8_forms_bound_and_need_from_profiles(capsys):
+    """tools/analysis/int8_forms.py (docs/deployment.md, "Other INT8 forms"): the kernel-time
+    bound and the speed-up the non-convolution ops would need, from hand-made profiles; one tiny
+    form end to end (quantised, timed, profiled) on the real nano graph is left to the tool's
+    documented run (minutes)."""
+    tool = _tool('tools/analysis/int8_forms.py')
+    figures = {'fp32': dict(median_ms=10.0, kernel_ms=10.0, conv_ms=4.0, rest_ms=6.0),
+               'every op (shipped)': dict(median_ms=8.0, kernel_ms=8.0, conv_ms=2.0, rest_ms=6.0)}
+    # convolutions 2x faster, the rest at FP32 speed: 10 / (2 + 6)
+    assert tool.bound(figures) == pytest.approx(1.25)
+    # 1.4x: 10 / 1.4 = 7.14 ms, 2 of it convolutions -> the rest 6 ms must take 5.14 ms
+    assert tool.rest_speedup_needed(figures) == pytest.approx(6.0 / (10.0 / 1.4 - 2.0))
+    assert tool.rest_speedup_needed(figures, goal=5.0) == float('inf')   # beyond convs alone
+    text = tool.table((256, 320), figures)
+    assert '1.25x' in text and '2.00x' in text.replace('(2.00x)', '2.00x')
+    with pytest.raises(SystemExit):
+        tool.main(['--sizes', '256by320'])
+    assert 'is not HxW' in capsys.readouterr().err
