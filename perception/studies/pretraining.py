@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import os.path as osp
-from dataclasses import replace
 from typing import Dict, List, Optional
 
 from perception.contract import SENSORS
@@ -138,11 +137,8 @@ def run_real(settings: Settings, log: Log = print) -> Optional[Dict]:
             f'{REAL_DATA_ENV} to the folder holding rgbt_det/)')
         return None
     seed = settings.seed
-
-    def own_schedule(cfg):
-        return replace(settings, iters=int(cfg.train_cfg.max_iters))
     pre_cfg = real_rgbt.recipe_config(REAL_PRETRAIN, settings, seed)
-    pre = train(pre_cfg, f'mae_rgbt_seed{seed}', own_schedule(pre_cfg), log)
+    pre = real_rgbt.train_recipe(pre_cfg, f'mae_rgbt_seed{seed}', settings, log)
     weights = osp.join(osp.dirname(pre.checkpoint), WEIGHTS)
     if not osp.isfile(weights):
         raise FileNotFoundError(f'{weights}: the pretraining run wrote no encoder weights')
@@ -151,7 +147,7 @@ def run_real(settings: Settings, log: Log = print) -> Optional[Dict]:
         cfg = real_rgbt.recipe_config(real_rgbt.MODELS[real_rgbt.SHIPPED], settings, seed)
         if w is not None:
             cfg.model.init_cfg = dict(type='Pretrained', checkpoint=w)
-        model = train(cfg, f'rgbt_{start}_seed{seed}', own_schedule(cfg), log)
+        model = real_rgbt.train_recipe(cfg, f'rgbt_{start}_seed{seed}', settings, log)
         model.name = f'{real_rgbt.SHIPPED} ({start})'
         models[start] = model
         rows[start] = real_rgbt.real_rows(model, log)
@@ -160,19 +156,18 @@ def run_real(settings: Settings, log: Log = print) -> Optional[Dict]:
                                  reused=pre.reused), rows=rows, models=models)
 
 
-#: the real half's table: (set, group suffix) columns of person AP@50
-REAL_COLUMNS = (('MSRS', ''), ('MSRS', '@night'), ('MSRS', '@day'), ('LLVIP', ''))
 REAL_GOAL = 0.05      # person AP@50 the pretrained recipe must gain (MSRS validation, RGB+T)
 
 
 def real_table(real: Dict) -> str:
     """Person AP@50 of the recipe from scratch and pretrained, per sensor row and set."""
-    header = ['sensors'] + [f'{name}{g.replace("@", " ")} {start}' for name, g in REAL_COLUMNS
+    from .real_rgbt import PERSON_COLUMNS
+    header = ['sensors'] + [f'{name}{g.replace("@", " ")} {start}' for name, g in PERSON_COLUMNS
                             for start in ('scratch', 'pretrained')]
     rows = []
     for row in real['rows']['scratch']['MSRS']:
         cells = [row]
-        for name, g in REAL_COLUMNS:
+        for name, g in PERSON_COLUMNS:
             for start in ('scratch', 'pretrained'):
                 cells.append(report.fmt(real['rows'][start][name].get(row, {})
                                         .get('det/person/AP_50' + g)))

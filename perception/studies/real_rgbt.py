@@ -261,8 +261,7 @@ def run(settings: Settings, log: Log = print) -> Dict:
         real, synthetic = {}, {}
         for label, path in MODELS.items():
             cfg = recipe_config(path, settings, seed)
-            model = train(cfg, f'{_slug(label)}_seed{seed}',
-                          replace(settings, iters=int(cfg.train_cfg.max_iters)), log)
+            model = train_recipe(cfg, f'{_slug(label)}_seed{seed}', settings, log)
             model.name = label
             result['training'][f'{label}, seed {seed}'] = dict(seconds=model.seconds,
                                                                reused=model.reused)
@@ -272,8 +271,7 @@ def run(settings: Settings, log: Log = print) -> Dict:
             if label == SHIPPED:
                 shipped[seed] = model
         demo_cfg = recipe_config(DEMO_CONFIG, settings, seed)
-        demo = train(demo_cfg, f'demo_seed{seed}',
-                     replace(settings, iters=int(demo_cfg.train_cfg.max_iters)), log)
+        demo = train_recipe(demo_cfg, f'demo_seed{seed}', settings, log)
         demo.name = DEMO
         result['training'][f'{DEMO}, seed {seed}'] = dict(seconds=demo.seconds,
                                                           reused=demo.reused)
@@ -285,6 +283,12 @@ def run(settings: Settings, log: Log = print) -> Dict:
     result['costs'] = _latency(settings, seeds[0], log)
     result['pictures'] = _pictures(first, result['display']['thr'])
     return result
+
+
+def train_recipe(cfg, name: str, settings: Settings, log: Log) -> Trained:
+    """Train (or reuse) a recipe on its own schedule (``train_cfg.max_iters``), not the
+    study setting's iterations."""
+    return train(cfg, name, replace(settings, iters=int(cfg.train_cfg.max_iters)), log)
 
 
 def _slug(label: str) -> str:
@@ -380,6 +384,12 @@ def latency_table(result: Dict) -> str:
     return report.md_table(header, rows)
 
 
+#: the models the shipped one is compared with in the goals
+COMPARED = ('nano real-only', 'nano synthetic-only', 'RTMDet-tiny RGB', 'RTMDet-tiny RGB+T (4-ch)')
+#: (validation set, group suffix) of the person AP@50 columns of the two-seed table
+PERSON_COLUMNS = (('MSRS', ''), ('MSRS', '@night'), ('MSRS', '@day'), ('LLVIP', ''))
+
+
 def _values(result: Dict, model: str, set_name: str, row: str, key: str) -> List[float]:
     """``key`` of ``model``'s ``row`` on ``set_name``, one value per seed that has it."""
     values = [result['real'][s][model][set_name].get(row, {}).get(key)
@@ -399,12 +409,12 @@ def _mean_cell(values: List[float]) -> str:
 def seeds_table(result: Dict) -> str:
     """Person AP@50 of every model and sensor row, mean over the seeds with each seed's value:
     MSRS (all, night, day) and LLVIP."""
-    columns = [('MSRS', ''), ('MSRS', '@night'), ('MSRS', '@day'), ('LLVIP', '')]
     header = ['model', 'sensors'] + [f'{name}{g.replace("@", " ")} person AP@50'
-                                     for name, g in columns]
+                                     for name, g in PERSON_COLUMNS]
     first = result['real'][str(result['seeds'][0])]
     rows = [[model, row] + [_mean_cell(_values(result, model, name, row,
-                                               'det/person/AP_50' + g)) for name, g in columns]
+                                               'det/person/AP_50' + g))
+                            for name, g in PERSON_COLUMNS]
             for model, sets in first.items() for row in sets['MSRS']]
     return report.md_table(header, rows)
 
@@ -423,8 +433,7 @@ def mean_goal_lines(result: Dict) -> List[str]:
         gap = mean(SHIPPED, 'RGB+T', group) - max(mean(SHIPPED, r, group) for r in ('RGB', 'thermal'))
         lines.append(f'  - {group[1:]}: fused minus the better single sensor {report.signed(gap)} '
                      f'(goal >= {goal:+.2f}: ' + ('**met**' if gap >= goal else '**not met**') + ')')
-    for other in ('nano real-only', 'nano synthetic-only', 'RTMDet-tiny RGB',
-                  'RTMDet-tiny RGB+T (4-ch)'):
+    for other in COMPARED:
         theirs = mean(other, 'RGB+T' if 'RGB+T' in result['real'][str(result['seeds'][0])][other]
                       ['MSRS'] else 'RGB')
         lines.append(f'  - vs {other}: {report.fmt(person)} vs {report.fmt(theirs)} '
@@ -458,8 +467,7 @@ def goal_lines(result: Dict) -> List[str]:
                          f'{">= +0.05" if goal else ">= 0 (no loss)"}: '
                          + ('**met**' if gap >= goal else '**not met**') + ')')
         mixed = ours.get('det/person/AP_50')
-        for other in ('nano real-only', 'nano synthetic-only', 'RTMDet-tiny RGB',
-                      'RTMDet-tiny RGB+T (4-ch)'):
+        for other in COMPARED:
             rows = real[other]['MSRS']
             theirs = (rows.get('RGB+T') or rows.get('RGB') or {}).get('det/person/AP_50')
             if mixed is not None and theirs is not None:
