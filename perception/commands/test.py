@@ -50,18 +50,20 @@ def run(args: argparse.Namespace) -> int:
 
     from .inputs import checkpoint_file, config_file
     cfg = config_file(args.config, args.cfg_options, args.work_dir, args.launcher)
+    from perception.engine.distributed import closing_process_group
     checkpoint_file(args.checkpoint)
-    if not args.modality_subsets:
-        results = {'all': evaluate(cfg, args.checkpoint)}
-    else:
-        from perception.engine.testing import subset_plan
-        plan = subset_plan(cfg, args.checkpoint)
-        print(plan.describe())
-        cfg = plan.config
-        results = {}
-        for subset in sensor_subsets(plan.shared):
-            results['+'.join(subset)] = evaluate(cfg, args.checkpoint, subset)
-        print(format_matrix(results))
+    with closing_process_group():
+        if not args.modality_subsets:
+            results = {'all': evaluate(cfg, args.checkpoint)}
+        else:
+            from perception.engine.testing import subset_plan
+            plan = subset_plan(cfg, args.checkpoint)
+            print(plan.describe())
+            cfg = plan.config
+            results = {}
+            for subset in sensor_subsets(plan.shared):
+                results['+'.join(subset)] = evaluate(cfg, args.checkpoint, subset)
+            print(format_matrix(results))
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     with open(out, 'w') as f:
         json.dump({k: {m: float(v) for m, v in r.items()} for k, r in results.items()}, f, indent=1)

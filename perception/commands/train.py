@@ -51,9 +51,11 @@ def run(args: argparse.Namespace) -> int:
 
     import perception.registry  # noqa: F401  (registries + safe checkpoint loading)
     from perception.engine.config import runner_config, set_resume
+    from perception.engine.distributed import closing_process_group
     cfg = runner_config(args.config, args.cfg_options, args.work_dir, args.launcher,
                         precision=args.precision)
     set_resume(cfg, args.resume)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with closing_process_group():
+        runner = Runner.from_cfg(cfg)
+        runner.train()
     return 0
