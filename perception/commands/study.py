@@ -26,6 +26,8 @@ HELP_EPILOG = """studies:
              RTMDet-tiny RGB / RGB+T, two seeds; writes docs/real_rgbt.md (~4 h on 2 cores)
   pretraining  masked multi-sensor pretraining vs from scratch at 1/10/100 % of the labels, and on
              every sensor subset; writes docs/pretraining.md's label-efficiency section (~35 min)
+  budget     the deciding comparisons (attention vs concat fusion, MoE vs equal-latency plain
+             decoder) at 1x, 2x and 4x the iterations: learning curves (~75 min)
   all        every study, one after the other (models shared between studies are trained once)
 
 examples:

@@ -16,6 +16,7 @@ STUDIES = {
     'peers': 'perception.studies.peers',
     'real_rgbt': 'perception.studies.real_rgbt',
     'pretraining': 'perception.studies.pretraining',
+    'budget': 'perception.studies.budget',
 }
 
 

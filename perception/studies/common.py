@@ -49,10 +49,11 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
-    def describe(self) -> str:
+    def describe(self, iterations: Optional[str] = None) -> str:
+        """The setting in words; ``iterations``: said instead of ``iters`` (several schedules)."""
         h, w = self.img_size
-        return (f'{self.iters} iterations at batch {self.batch_size} on {h}x{w} frames, seed '
-                f'{self.seed}, {self.test_frames} held-out test frames per evaluation')
+        return (f'{iterations or self.iters} iterations at batch {self.batch_size} on {h}x{w} '
+                f'frames, seed {self.seed}, {self.test_frames} held-out test frames per evaluation')
 
 
 @dataclass

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from typing import Dict
 
+from mmengine.config import Config
+
 from . import report
-from .common import (Log, Settings, base_config, evaluate, latency_costs, size_label, train,
-                     variant)
+from .common import (Log, Settings, Trained, base_config, evaluate, latency_costs, size_label,
+                     train, variant)
 
 NAME = 'mnar'
 TITLE = 'Study 2: sensors missing not at random (MNAR)'
@@ -51,23 +53,32 @@ MODELS = (('attention_dropout', 'attention + dropout', 'AttentionFusion', True),
 COST_SIZE = (256, 320)
 
 
-def run(settings: Settings, log: Log = print) -> Dict:
-    base = base_config(settings)
+def model_config(base: Config, fusion: str, with_dropout: bool) -> Config:
+    """The study's training recipe around ``fusion``: the training scenes with their scene-tied
+    missingness, plus the base config's uniform ``ModalityDropout`` when ``with_dropout``."""
     dropout = next(t for t in base.train_dataloader.dataset.pipeline
                    if t['type'] == 'ModalityDropout')
     scene_tied = dict(type='ConditionMissingness', rules=TRAIN_RULES)
-    trained = {}
-    for key, name, fusion, with_dropout in MODELS:
-        cfg = variant(base, fusion=fusion, train_conditions=TRAIN_CONDITIONS,
-                      train_missingness=[scene_tied] + ([dict(dropout)] if with_dropout else []))
-        trained[name] = train(cfg, key, settings, log)
-    metrics: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for name, model in trained.items():
-        metrics[name] = {}
-        for pattern, rules in TEST_PATTERNS.items():
-            transforms = [dict(type='ConditionMissingness', rules=rules)] if rules else []
-            metrics[name][pattern] = evaluate(model, settings, pattern.replace(' ', '_'),
-                                              transforms, TEST_CONDITIONS, log)
+    return variant(base, fusion=fusion, train_conditions=TRAIN_CONDITIONS,
+                   train_missingness=[scene_tied] + ([dict(dropout)] if with_dropout else []))
+
+
+def evaluate_patterns(model: Trained, settings: Settings,
+                      log: Log = print) -> Dict[str, Dict[str, float]]:
+    """``model``'s metrics on the test scenes under every test pattern."""
+    out = {}
+    for pattern, rules in TEST_PATTERNS.items():
+        transforms = [dict(type='ConditionMissingness', rules=rules)] if rules else []
+        out[pattern] = evaluate(model, settings, pattern.replace(' ', '_'), transforms,
+                                TEST_CONDITIONS, log)
+    return out
+
+
+def run(settings: Settings, log: Log = print) -> Dict:
+    base = base_config(settings)
+    trained = {name: train(model_config(base, fusion, with_dropout), key, settings, log)
+               for key, name, fusion, with_dropout in MODELS}
+    metrics = {name: evaluate_patterns(model, settings, log) for name, model in trained.items()}
     import os.path as osp
     folder = osp.join(settings.work_dir, NAME, 'latency')
     costs = {name: latency_costs(name, model, [COST_SIZE], settings.latency_runs, folder, log)

@@ -101,6 +101,11 @@ def equal_latency_plain(base: Config, settings: Settings, folder: str,
                 tried={f'{f:g}': ms for f, ms in tried.items()}, fit=(intercept, slope))
 
 
+def plain_config(base: Config, widths: Sequence[int]) -> Config:
+    """The multi-task model with the plain shared decoder at ``widths`` (the equal-latency match)."""
+    return variant(base, decoder='PlainDecoder', decoder_options=dict(channels=tuple(widths)))
+
+
 def run(settings: Settings, log: Log = print) -> Dict:
     import os.path as osp
     base = base_config(settings)
@@ -111,9 +116,8 @@ def run(settings: Settings, log: Log = print) -> Dict:
     trained = {'MoE multi-task': train(base, 'moe_multitask', settings, log),
                'plain multi-task': train(variant(base, decoder='PlainDecoder'), 'plain_multitask',
                                          settings, log),
-               EQUAL_PLAIN: train(variant(base, decoder='PlainDecoder',
-                                          decoder_options=dict(channels=match['widths'])),
-                                  'plain_equal_latency', settings, log)}
+               EQUAL_PLAIN: train(plain_config(base, match['widths']), 'plain_equal_latency',
+                                  settings, log)}
     for key, name, options in MOE_VARIANTS:
         trained[name] = train(variant(base, decoder_options=options), key, settings, log)
     for task, name in SINGLE.items():

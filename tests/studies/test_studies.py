@@ -194,7 +194,7 @@ def _check_quick_run(tmp_path, name):
     return result
 
 
-# Five studies end to end, each training, scoring and exporting several tiny models: about 6 min
+# Seven studies end to end, each training, scoring and exporting several tiny models: about 6 min
 # on an idle 2-core machine, more beside other jobs; the suite's 600 s per test is too tight here.
 @pytest.mark.timeout(1500)
 def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
@@ -238,6 +238,18 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
         for usage in model['usage'].values():
             assert sum(usage) == pytest.approx(1.0, abs=1e-4)
     _check_peers(json.load(open(tmp_path / 'peers' / 'results.json')))
+    # budget: the deciding pairs at 1x, 2x, 4x the iterations; the 1x models are studies 2 and
+    # 3's own (reused), the plain decoder at study 3's equal-latency widths
+    from perception.studies import budget as study7
+    curves = json.load(open(tmp_path / 'budget' / 'results.json'))
+    assert list(curves['metrics']) == ['3', '6', '12']
+    for at in curves['metrics'].values():
+        assert set(at) == {'attention + dropout', 'concat + dropout', study7.MOE, EQUAL_PLAIN}
+        assert set(at['concat + dropout']) == {'all sensors', 'training pattern', 'shifted pattern'}
+    assert curves['plain_decoder']['widths'] == match['widths']
+    assert all(curves['training'][f'{name} at 3 it.']['reused']
+               for name in ('attention + dropout', 'concat + dropout', study7.MOE, EQUAL_PLAIN))
+    assert not curves['training']['concat + dropout at 12 it.']['reused']
     # pretraining: both starts at every label share, both 100 % models on every sensor subset
     pre = json.load(open(tmp_path / 'pretraining' / 'results.json'))
     assert set(pre['metrics']) == {'scratch', 'pretrained'}
