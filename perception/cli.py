@@ -39,7 +39,7 @@ COMMANDS = {
     'export': ('perception.commands.export', 'export to ONNX with parity checks (+ INT8, TensorRT check)'),
     'infer': ('perception.commands.infer', 'run a model on image files/folders and write overlays'),
     'benchmark': ('perception.commands.benchmark', 'latency / throughput of the backends side by side'),
-    'study': ('perception.commands.study', 'run an evidence study (docs/results.md): subsets, mnar, multitask, experts, peers, real_rgbt, pretraining'),
+    'study': ('perception.commands.study', 'run an evidence study (docs/results.md): subsets, mnar, multitask, experts, peers, real_rgbt, pretraining, budget'),
 }
 
 
