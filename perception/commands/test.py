@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_file(args.config, args.cfg_options, args.work_dir, args.launcher)
     from perception.engine.distributed import closing_process_group
     checkpoint_file(args.checkpoint)
+    from mmengine.dist import is_main_process
     with closing_process_group():
         if not args.modality_subsets:
             results = {'all': evaluate(cfg, args.checkpoint)}
@@ -63,7 +64,13 @@ def run(args: argparse.Namespace) -> int:
             results = {}
             for subset in sensor_subsets(plan.shared):
                 results['+'.join(subset)] = evaluate(cfg, args.checkpoint, subset)
-            print(format_matrix(results))
+        # asked while the group is open (the first Runner opens it, closing it makes every rank
+        # 'main'); every rank holds the same gathered metrics: rank 0 alone reports them
+        main = is_main_process()
+    if not main:
+        return 0
+    if args.modality_subsets:
+        print(format_matrix(results))
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     with open(out, 'w') as f:
         json.dump({k: {m: float(v) for m, v in r.items()} for k, r in results.items()}, f, indent=1)

@@ -1,6 +1,9 @@
 """DDP on an existing engine: tools/dist_train.sh starts 2 processes (torchrun, gloo on CPU) that train
-a few iterations; both ranks must end with bitwise-identical weights."""
+a few iterations; both ranks must end with bitwise-identical weights. tools/dist_test.sh then scores
+the checkpoint on 2 ranks, and one metrics file is written."""
 import contextlib
+import json
+import math
 import os
 import os.path as osp
 import subprocess
@@ -34,6 +37,20 @@ def test_two_process_ddp_on_cpu_ends_with_identical_weights(tmp_path):
     # CPU-only: both ranks train in one gloo process group (not NCCL, not a mixed backend)
     assert 'process group: backend=gloo world_size=2 rank=0' in log, log[-4000:]
     assert 'Iter(train) [3/3]' in log
+
+    # the same checkpoint scored on 2 ranks: each scores its share, rank 0 alone writes the metrics
+    checkpoint = tmp_path / 'work' / 'iter_3.pth'
+    metrics = tmp_path / 'metrics.json'
+    env['PORT'] = str(int(env['PORT']) + 1)
+    out = subprocess.run(['bash', osp.join(str(REPO_ROOT), 'tools', 'dist_test.sh'), config,
+                          str(checkpoint), '2', '--work-dir', str(tmp_path / 'test'),
+                          '--out', str(metrics)],
+                         env=env, capture_output=True, text=True, timeout=540)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert log.count('metrics written to') == 1, log[-4000:]
+    scores = json.loads(metrics.read_text())['all']
+    assert 0.0 <= scores['seg/mIoU'] <= 1.0 and math.isfinite(scores['seg/mIoU'])
 
 
 def test_the_process_group_is_closed_after_success_and_after_an_error(tmp_path):
