@@ -27,7 +27,7 @@ HELP_EPILOG = """studies:
   pretraining  masked multi-sensor pretraining vs from scratch at 1/10/100 % of the labels, and on
              every sensor subset; writes docs/pretraining.md's label-efficiency section (~35 min)
   budget     the deciding comparisons (attention vs concat fusion, MoE vs equal-latency plain
-             decoder) at 1x, 2x and 4x the iterations: learning curves (~75 min)
+             decoder) at 1x, 2x and 4x the iterations, seeds 0 and 1: learning curves (~2 h)
   all        every study, one after the other (models shared between studies are trained once)
 
 examples:
@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seed', type=int, default=0,
                         help='training seed and base seed of the train/test frames (default 0)')
     parser.add_argument('--seeds', type=int, nargs='+',
-                        help='studies trained on several seeds (real_rgbt): train and report only '
-                             'these (default: all the study\'s seeds); the docs say which ran')
+                        help='studies trained on several seeds (real_rgbt, budget): train and '
+                             'report only these (default: all the study\'s seeds); the docs say '
+                             'which ran')
     parser.add_argument('--iters', type=int, help='training iterations per model (default 500)')
     parser.add_argument('--test-frames', type=int, help='held-out frames per evaluation '
                         '(default 280)')

@@ -18,10 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os.path as osp
+import time
 from typing import Dict, Sequence
 
 from . import mnar, multitask, report
-from .common import Log, Settings, base_config, evaluate, train
+from .common import Log, Settings, base_config, evaluate, save_json, train
 
 NAME = 'budget'
 TITLE = 'Study 7: do the orders hold with training? (1x, 2x, 4x the iterations)'
@@ -30,8 +31,8 @@ FIGURES = (FIGURE, )
 #: schedules as multiples of the run's ``--iters`` (500 by default: 500, 1000, 2000)
 FACTORS = (1, 2, 4)
 #: (id, name in the tables, fusion) of study 2's models compared here, both with dropout
-FUSIONS = (('attention_dropout', 'attention + dropout', 'AttentionFusion'),
-           ('concat_dropout', 'concat + dropout', 'ConcatFusion'))
+FUSIONS = tuple((key, name, fusion) for key, name, fusion, with_dropout in mnar.MODELS
+                if key in ('attention_dropout', 'concat_dropout'))
 MOE = 'MoE multi-task'
 #: the settings under which study 3's latency match holds for this run's models
 MATCH_KEYS = ('seed', 'iters', 'batch_size', 'img_size', 'quick')
@@ -40,33 +41,67 @@ FUSION_COLUMNS = {f'mIoU {p}': (p, 'seg/mIoU') for p in mnar.TEST_PATTERNS}
 DECODER_COLUMNS = {label: ('all conditions', key) for key, label, _ in report.HEADLINE[:3]}
 
 
+#: the seeds of a full run (``--seeds`` picks some; ``--quick`` runs ``--seed`` alone)
+SEEDS = (0, 1)
+
+
+def seeds(settings: Settings) -> Sequence[int]:
+    return (settings.seed, ) if settings.quick else (tuple(settings.seeds) or SEEDS)
+
+
 def describe(settings: Settings) -> str:
-    return settings.describe(iterations=', '.join(str(b) for b in budgets(settings)))
+    h, w = settings.img_size
+    ran = ', '.join(map(str, seeds(settings)))
+    return (f'{", ".join(str(b) for b in budgets(settings))} iterations at batch '
+            f'{settings.batch_size} on {h}x{w} frames, seeds {ran}, '
+            f'{settings.test_frames} held-out test frames per evaluation')
 
 
 def budgets(settings: Settings) -> Sequence[int]:
     return tuple(settings.iters * f for f in FACTORS)
 
 
+def _match_path(settings: Settings) -> str:
+    return osp.join(settings.work_dir, NAME, f'plain_widths_seed{settings.seed}.json')
+
+
+def _same_setting(ran: Dict, settings: Settings) -> bool:
+    return all(ran[k] == json.loads(json.dumps(getattr(settings, k))) for k in MATCH_KEYS)
+
+
 def decoder_widths(settings: Settings, log: Log = print) -> Dict:
-    """Study 3's equal-latency match from this work dir when it ran with this setting, else a new
-    match; ``dict(widths, factor, source)``."""
-    path = osp.join(settings.work_dir, multitask.NAME, 'results.json')
-    if osp.isfile(path):
-        with open(path) as f:
+    """The plain decoder's equal-latency widths for this seed and setting: study 3's match from this
+    work dir when it ran with them, else this study's own earlier match (kept per seed), else a new
+    match, kept for the next run; ``dict(widths, factor, source)``."""
+    study3 = osp.join(settings.work_dir, multitask.NAME, 'results.json')
+    if osp.isfile(study3):
+        with open(study3) as f:
             result = json.load(f)
-        ran = result['run']['settings']
-        if all(ran[k] == json.loads(json.dumps(getattr(settings, k))) for k in MATCH_KEYS):
+        if _same_setting(result['run']['settings'], settings):
             match = result['equal_latency']
-            log(f'  plain decoder widths {tuple(match["widths"])} ({match["factor"]:g}x): study 3\'s '
-                f'match in {path}')
-            return dict(widths=list(match['widths']), factor=match['factor'], source=path)
+            log(f'  plain decoder widths {tuple(match["widths"])} ({match["factor"]:g}x): '
+                f'study 3\'s match in {study3}')
+            return dict(widths=list(match['widths']), factor=match['factor'], source='study 3')
+    own = _match_path(settings)
+    if osp.isfile(own):
+        with open(own) as f:
+            kept = json.load(f)
+        if _same_setting(kept['settings'], settings):
+            log(f'  plain decoder widths {tuple(kept["widths"])} ({kept["factor"]:g}x): matched by '
+                f'an earlier run of this study, {own}')
+            return dict(widths=kept['widths'], factor=kept['factor'], source=kept['source'])
     match = multitask.equal_latency_plain(base_config(settings), settings,
                                           osp.join(settings.work_dir, NAME, 'latency'), log)
-    return dict(widths=list(match['widths']), factor=match['factor'], source='matched in this run')
+    kept = dict(widths=list(match['widths']), factor=match['factor'],
+                source=f'matched by this study on {time.strftime("%Y-%m-%d")}',
+                settings={k: getattr(settings, k) for k in MATCH_KEYS})
+    save_json(kept, own)
+    return {k: kept[k] for k in ('widths', 'factor', 'source')}
 
 
-def run(settings: Settings, log: Log = print) -> Dict:
+def run_seed(settings: Settings, log: Log = print) -> Dict:
+    """Both comparisons at every schedule for ``settings.seed``: ``dict(metrics={iterations:
+    {model: {pattern: metrics}}}, plain_decoder, training)``."""
     match = decoder_widths(settings, log)
     runs = {}   # iterations -> {model name: Trained}
     # the longest schedules first: a run stopped for time keeps the models that decide
@@ -92,6 +127,25 @@ def run(settings: Settings, log: Log = print) -> Dict:
     return dict(metrics=metrics, plain_decoder=match, training=training)
 
 
+def run(settings: Settings, log: Log = print) -> Dict:
+    """Every seed in turn (seed 0's models first: a run stopped for time keeps one whole seed)."""
+    per_seed = {}
+    for seed in seeds(settings):
+        log(f'-- seed {seed}')
+        per_seed[str(seed)] = run_seed(dataclasses.replace(settings, seed=seed), log)
+    return dict(seeds=list(seeds(settings)), runs=per_seed)
+
+
+def mean_run(result: Dict) -> Dict:
+    """The seeds' mean in a run's shape (``metrics`` only), for the verdicts of several seeds."""
+    runs = [result['runs'][str(s)] for s in result['seeds']]
+    first = runs[0]['metrics']
+    return dict(metrics={iters: {model: {pattern: {
+        key: sum(r['metrics'][iters][model][pattern][key] for r in runs) / len(runs)
+        for key in values} for pattern, values in patterns.items()}
+        for model, patterns in at.items()} for iters, at in first.items()})
+
+
 COMPARISONS = (
     ('Fusion (study 2 recipe: scene-tied missingness + dropout)', 'concat + dropout',
      'attention + dropout', FUSION_COLUMNS),
@@ -102,11 +156,6 @@ COMPARISONS = (
 def _value(result: Dict, iters: str, model: str, column) -> float:
     pattern, key = column
     return result['metrics'][iters][model][pattern].get(key, float('nan'))
-
-
-def _better(key: str) -> int:
-    """+1 where higher is better, -1 where lower is (AbsRel)."""
-    return next((1 if up else -1 for k, _, up in report.HEADLINE if k == key), 1)
 
 
 #: a difference that rounds to 0.000 in the tables: no leader
@@ -122,7 +171,7 @@ def order_lines(result: Dict) -> list:
             leads = []
             for iters in result['metrics']:
                 gap = (_value(result, iters, design, column) -
-                       _value(result, iters, baseline, column)) * _better(column[1])
+                       _value(result, iters, baseline, column)) * report.direction(column[1])
                 leads.append((iters, 'tie' if abs(gap) < TIE else design if gap > 0 else baseline,
                               gap))
             first, last = leads[0][1], leads[-1][1]
@@ -138,53 +187,104 @@ def order_lines(result: Dict) -> list:
     return lines
 
 
-def summary(result: Dict) -> str:
+def _tables(run: Dict) -> str:
     parts = []
     for title, baseline, design, columns in COMPARISONS:
         rows = []
         for label, column in columns.items():
-            for iters in result['metrics']:
-                a, b = (_value(result, iters, m, column) for m in (design, baseline))
+            for iters in run['metrics']:
+                a, b = (_value(run, iters, m, column) for m in (design, baseline))
                 rows.append([label, iters, report.fmt(a), report.fmt(b), report.signed(a - b)])
         parts.append(f'{title}:\n\n' + report.md_table(
             ['metric', 'iterations', design, baseline, 'difference (left - right)'], rows))
-    return '\n\n'.join(parts + ['\n'.join(order_lines(result))])
+    return '\n\n'.join(parts)
+
+
+def _mean_table(result: Dict) -> str:
+    """Both comparisons on the seeds' mean, each seed's value in brackets."""
+    runs = [result['runs'][str(s)] for s in result['seeds']]
+    mean = mean_run(result)
+    both = lambda values: '(' + ' / '.join(values) + ')'   # noqa: E731
+    rows = []
+    for title, baseline, design, columns in COMPARISONS:
+        for label, column in columns.items():
+            for iters in mean['metrics']:
+                cells = []
+                for model in (design, baseline):
+                    cells.append(f'{report.fmt(_value(mean, iters, model, column))} ' + both(
+                        [report.fmt(_value(r, iters, model, column)) for r in runs]))
+                gaps = [_value(r, iters, design, column) - _value(r, iters, baseline, column)
+                        for r in runs]
+                rows.append([f'{title.split(" (")[0]}: {label}', iters] + cells + [
+                    f'{report.signed(sum(gaps) / len(gaps))} ' +
+                    both([report.signed(g) for g in gaps])])
+    return report.md_table(['metric', 'iterations', 'design: attention + dropout / MoE',
+                            'baseline: concat + dropout / plain', 'difference, mean (per seed)'],
+                           rows)
+
+
+def summary(result: Dict) -> str:
+    """Per seed the tables; with several seeds the mean table and the verdicts on the mean, then
+    each seed's (an order the seeds disagree on is not settled)."""
+    out = []
+    for seed in map(str, result['seeds']):
+        out += [f'Seed {seed}.', '', _tables(result['runs'][seed]), '']
+    if len(result['seeds']) == 1:
+        return '\n'.join(out + ['\n'.join(order_lines(result['runs'][str(result['seeds'][0])]))])
+    out += [f'Mean of seeds {", ".join(map(str, result["seeds"]))}, each seed in brackets '
+            '(difference: design - baseline; for AbsRel a negative one favours the design):', '',
+            _mean_table(result), '', 'Who leads, on the mean:', '',
+            '\n'.join(order_lines(mean_run(result)))]
+    for seed in map(str, result['seeds']):
+        out += ['', f'Who leads, seed {seed}:', '', '\n'.join(order_lines(result['runs'][seed]))]
+    return '\n'.join(out)
 
 
 def figures(result: Dict, folder: str) -> list:
+    """Learning curves: the seeds' mean as lines, each seed's value as a small marker."""
     plt = report.pyplot()
     rows = [[(title, baseline, design, label, column) for label, column in columns.items()]
             for title, baseline, design, columns in COMPARISONS]   # one row per comparison
     width = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), width, figsize=(4.2 * width, 3.8 * len(rows)),
                              squeeze=False)
-    iters = [int(i) for i in result['metrics']]
+    mean = mean_run(result)
+    runs = [result['runs'][str(s)] for s in result['seeds']]
+    iters = [int(i) for i in mean['metrics']]
     for ax, (title, baseline, design, label, column) in (
             (axes[i][j], panel) for i, r in enumerate(rows) for j, panel in enumerate(r)):
-        for model, style in ((design, 'o-'), (baseline, 's--')):
-            ax.plot(iters, [_value(result, str(i), model, column) for i in iters], style,
-                    label=model)
+        for model, style, color in ((design, 'o-', 'C0'), (baseline, 's--', 'C1')):
+            ax.plot(iters, [_value(mean, str(i), model, column) for i in iters], style,
+                    color=color, label=model)
+            if len(runs) > 1:
+                for r in runs:
+                    ax.plot(iters, [_value(r, str(i), model, column) for i in iters], style[0],
+                            color=color, alpha=0.35, markersize=4)
         ax.set_xscale('log', base=2)
         ax.set_xticks(iters, [str(i) for i in iters])
         ax.set_xlabel('training iterations')
-        better = 'higher' if _better(column[1]) > 0 else 'lower'
+        better = 'higher' if report.direction(column[1]) > 0 else 'lower'
         ax.set_title(f'{title.split(" (")[0]}: {label} ({better} is better)', fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle('Learning curves of the deciding comparisons (same frames, seed and recipe; '
-                 'the schedule stretched)')
+    said = f'seeds {", ".join(map(str, result["seeds"]))}'
+    if len(runs) > 1:
+        said += ': lines the mean, small markers each seed'
+    fig.suptitle('Learning curves of the deciding comparisons (same frames and recipe, the '
+                 f'schedule stretched; {said})')
     return [report.save_figure(fig, folder, FIGURE)]
 
 
 def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
-    match = result['plain_decoder']
-    source = ('study 3\'s equal-latency match of this seed' if match['source'].endswith('.json')
-              else 'matched in this run as in study 3')
+    plain = '; '.join(
+        f'seed {seed}: {m["factor"]:g}x, {tuple(m["widths"])} ({m["source"]})'
+        for seed, m in ((s, result['runs'][str(s)]['plain_decoder']) for s in result['seeds']))
+    training = [f'Seed {seed}. ' + report.training_lines(result['runs'][str(seed)]['training'])
+                for seed in result['seeds']]
     out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {describe(settings)}; each '
-           'schedule trains from scratch with its warm-up and cosine decay stretched to its length. '
-           'Models: study 2\'s attention + dropout and concat + dropout (scored on its test scenes '
-           'and patterns), study 3\'s MoE and its plain decoder of equal deployed latency at '
-           f'{match["factor"]:g}x the widths, {tuple(match["widths"])} ({source}; scored on every '
-           'condition). Latency does not change with training: studies 2 and 3 give it.', '',
-           report.training_lines(result['training']), '', summary(result), '',
-           f'![learning curves]({images}/{FIGURE})', '']
+           'schedule trains from scratch with its warm-up and cosine decay stretched to its '
+           'length. Models: study 2\'s attention + dropout and concat + dropout (scored on its '
+           'test scenes and patterns), study 3\'s MoE and its plain decoder widened to the MoE\'s '
+           f'deployed latency ({plain}; scored on every condition). Latency does not change '
+           'with training: studies 2 and 3 give it.', '', '\n\n'.join(training), '',
+           summary(result), '', f'![learning curves]({images}/{FIGURE})', '']
     return '\n'.join(out) + '\n'

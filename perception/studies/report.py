@@ -16,6 +16,11 @@ HEADLINE = (('seg/mIoU', 'mIoU', True), ('det/mAP_50', 'mAP@50', True),
             ('depth/AbsRel', 'AbsRel', False), ('depth/delta1', 'δ1', True))
 
 
+def direction(key: str) -> int:
+    """+1 where a higher ``key`` is better, -1 where lower is (AbsRel); +1 for keys not listed."""
+    return next((1 if up else -1 for k, _, up in HEADLINE if k == key), 1)
+
+
 def fmt(value: Optional[float], digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return 'n/a'
@@ -101,8 +106,13 @@ def minutes(seconds: float) -> str:
 
 
 def training_lines(training: Dict[str, Mapping]) -> str:
-    """How long each model took to train (or that an earlier study's identical model was reused)."""
-    parts = [f"{name} {t['seconds']:.0f} s" + (' (reused from an earlier study)' if t['reused']
-                                               else '')
+    """How long each model took to train (or that an identical model trained by an earlier run, of
+    this study or another, was reused), and the sum."""
+    every = bool(training) and all(t['reused'] for t in training.values())
+    reused = '' if every else ' (trained by an earlier run, reused)'
+    parts = [f"{name} {t['seconds']:.0f} s" + (reused if t['reused'] else '')
              for name, t in training.items()]
-    return 'Training wall time per model: ' + '; '.join(parts) + '.'
+    total = minutes(sum(t['seconds'] for t in training.values()))
+    return ('Training wall time per model' + (' (every one trained by an earlier run of its '
+                                              'config and reused here)' if every else '') + ': '
+            + '; '.join(parts) + f'; {total} in all.')

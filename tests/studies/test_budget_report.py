@@ -1,5 +1,6 @@
 """Study 7's verdicts on hand-made results: which model leads at each schedule, in the metric's own
-direction (AbsRel: lower is better), and whether the leader changes."""
+direction (AbsRel: lower is better), whether the leader changes, and the mean of two seeds; and
+the plain decoder's equal-latency widths, matched once per seed and setting."""
 from perception.studies import budget, mnar
 from perception.studies.multitask import EQUAL_PLAIN
 
@@ -41,7 +42,51 @@ def test_the_leader_per_schedule_and_a_changing_order_are_named():
 
 
 def test_the_summary_tables_every_schedule_with_the_differences():
-    text = budget.summary(_result((-0.03, -0.01, 0.02), ((0.2, 0.18),) * 3))
+    text = budget.summary(dict(seeds=[0], runs={'0': _result((-0.03, -0.01, 0.02),
+                                                             ((0.2, 0.18),) * 3)}))
     assert '| mIoU all sensors | 2000 | 0.470 | 0.450 | +0.020 |' in text and 'difference (left - right)' in text
     assert '| AbsRel | 500 | 0.200 | 0.180 | +0.020 |' in text
     assert text.count('| 500 |') == 6    # every schedule of every metric of both comparisons
+
+
+def test_two_seeds_report_the_mean_with_each_seed_and_verdicts_on_both():
+    seed0 = _result((-0.03, -0.01, 0.02), ((0.2, 0.18),) * 3)
+    seed1 = _result((-0.01, -0.01, -0.01), ((0.2, 0.16),) * 3)
+    result = dict(seeds=[0, 1], runs={'0': seed0, '1': seed1})
+    mean = budget.mean_run(result)['metrics']
+    assert abs(mean['2000']['attention + dropout']['all sensors']['seg/mIoU'] - 0.455) < 1e-9
+    assert abs(mean['500'][EQUAL_PLAIN]['all conditions']['depth/AbsRel'] - 0.17) < 1e-9
+    text = budget.summary(result)
+    assert text.count('Seed 0.') == 1 and text.count('Seed 1.') == 1
+    # the mean row carries each seed's value and gap: attention 0.470 / 0.440, concat 0.450 twice
+    assert ('| Fusion: mIoU all sensors | 2000 | 0.455 (0.470 / 0.440) | 0.450 (0.450 / 0.450) '
+            '| +0.005 (+0.020 / -0.010) |') in text
+    # verdicts on the mean, then per seed: the seeds disagree at 2000
+    on_mean = text.split('Who leads, on the mean:')[1].split('Who leads, seed 0:')[0]
+    assert '2000 it. attention + dropout by 0.005' in on_mean
+    per_seed = text.split('Who leads, seed 1:')[1]
+    assert '2000 it. concat + dropout by 0.010' in per_seed
+
+
+def test_the_equal_latency_widths_are_kept_per_seed_and_setting(tmp_path, monkeypatch):
+    from perception.studies import multitask
+    from perception.studies.common import Settings
+    calls = []
+
+    def match(base, settings, folder, log):
+        calls.append(settings.seed)
+        return dict(widths=[16 + settings.seed] * 4, factor=2.0 + settings.seed)
+
+    monkeypatch.setattr(multitask, 'equal_latency_plain', match)
+    seed0 = Settings(work_dir=str(tmp_path), seed=0)
+    first = budget.decoder_widths(seed0, log=lambda m: None)
+    assert calls == [0] and first['widths'] == [16] * 4 and first['source'].startswith('matched')
+    # the next run with the same seed and setting reuses the match: no timing
+    again = budget.decoder_widths(seed0, log=lambda m: None)
+    assert calls == [0] and again == first
+    # another seed, or another setting of the same seed, is matched anew
+    assert budget.decoder_widths(Settings(work_dir=str(tmp_path), seed=1),
+                                 log=lambda m: None)['factor'] == 3.0
+    budget.decoder_widths(Settings(work_dir=str(tmp_path), seed=0, batch_size=4),
+                          log=lambda m: None)
+    assert calls == [0, 1, 0]

@@ -241,7 +241,9 @@ def test_every_study_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     # budget: the deciding pairs at 1x, 2x, 4x the iterations; the 1x models are studies 2 and
     # 3's own (reused), the plain decoder at study 3's equal-latency widths
     from perception.studies import budget as study7
-    curves = json.load(open(tmp_path / 'budget' / 'results.json'))
+    ran = json.load(open(tmp_path / 'budget' / 'results.json'))
+    assert ran['seeds'] == [0] and list(ran['runs']) == ['0']   # --quick: --seed alone
+    curves = ran['runs']['0']
     assert list(curves['metrics']) == ['3', '6', '12']
     for at in curves['metrics'].values():
         assert set(at) == {'attention + dropout', 'concat + dropout', study7.MOE, EQUAL_PLAIN}
