@@ -7,12 +7,5 @@ CONFIG=$1
 CHECKPOINT=$2
 NPROCS=$3
 shift 3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
-cd "$(dirname "$0")/.."
-exec "$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" --master_port="$PORT" --nproc_per_node="$NPROCS" \
-  tools/test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/torchrun.sh" "$NPROCS" tools/test.py "$CONFIG" "$CHECKPOINT" \
+  --launcher pytorch "$@"
