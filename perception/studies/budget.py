@@ -10,8 +10,9 @@ decay to the same floor) and scored on the same held-out frames. The 1x models a
 (the same configs: the cache reuses them).
 
 The plain decoder's widths are study 3's equal-latency match from the same work dir when that study
-ran there (the same seed and setting), else matched here the same way (``equal_latency_plain``):
-latency does not change with training, so one match serves every budget.
+ran there (the same seed and setting), else matched here the same way (``equal_latency_plain``) and
+kept per seed for the next run: latency does not change with training, so one match serves every
+budget, and a timing repeated would move the widths (and so the models) by its noise.
 """
 from __future__ import annotations
 
@@ -39,22 +40,13 @@ MATCH_KEYS = ('seed', 'iters', 'batch_size', 'img_size', 'quick')
 #: the comparisons and the metrics that decide them: (title, models, {column: (pattern, metric)})
 FUSION_COLUMNS = {f'mIoU {p}': (p, 'seg/mIoU') for p in mnar.TEST_PATTERNS}
 DECODER_COLUMNS = {label: ('all conditions', key) for key, label, _ in report.HEADLINE[:3]}
-
-
 #: the seeds of a full run (``--seeds`` picks some; ``--quick`` runs ``--seed`` alone)
 SEEDS = (0, 1)
 
 
-def seeds(settings: Settings) -> Sequence[int]:
-    return (settings.seed, ) if settings.quick else (tuple(settings.seeds) or SEEDS)
-
-
 def describe(settings: Settings) -> str:
-    h, w = settings.img_size
-    ran = ', '.join(map(str, seeds(settings)))
-    return (f'{", ".join(str(b) for b in budgets(settings))} iterations at batch '
-            f'{settings.batch_size} on {h}x{w} frames, seeds {ran}, '
-            f'{settings.test_frames} held-out test frames per evaluation')
+    return settings.describe(iterations=', '.join(str(b) for b in budgets(settings)),
+                             seeds=settings.run_seeds(SEEDS))
 
 
 def budgets(settings: Settings) -> Sequence[int]:
@@ -130,10 +122,10 @@ def run_seed(settings: Settings, log: Log = print) -> Dict:
 def run(settings: Settings, log: Log = print) -> Dict:
     """Every seed in turn (seed 0's models first: a run stopped for time keeps one whole seed)."""
     per_seed = {}
-    for seed in seeds(settings):
+    for seed in settings.run_seeds(SEEDS):
         log(f'-- seed {seed}')
         per_seed[str(seed)] = run_seed(dataclasses.replace(settings, seed=seed), log)
-    return dict(seeds=list(seeds(settings)), runs=per_seed)
+    return dict(seeds=[int(s) for s in per_seed], runs=per_seed)
 
 
 def mean_run(result: Dict) -> Dict:

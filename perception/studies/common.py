@@ -49,11 +49,20 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
-    def describe(self, iterations: Optional[str] = None) -> str:
-        """The setting in words; ``iterations``: said instead of ``iters`` (several schedules)."""
+    def run_seeds(self, default: Tuple[int, ...]) -> Tuple[int, ...]:
+        """The seeds a study trained on several seeds runs: ``--seeds``, else its ``default``;
+        ``--quick`` runs ``--seed`` alone."""
+        return (self.seed, ) if self.quick else (tuple(self.seeds) or tuple(default))
+
+    def describe(self, iterations: Optional[str] = None,
+                 seeds: Optional[Sequence[int]] = None) -> str:
+        """The setting in words; ``iterations``: said instead of ``iters`` (several schedules);
+        ``seeds``: said instead of ``seed`` (a study run on several)."""
         h, w = self.img_size
+        seed = (f'seeds {", ".join(map(str, seeds))}' if seeds is not None
+                else f'seed {self.seed}')
         return (f'{iterations or self.iters} iterations at batch {self.batch_size} on {h}x{w} '
-                f'frames, seed {self.seed}, {self.test_frames} held-out test frames per evaluation')
+                f'frames, {seed}, {self.test_frames} held-out test frames per evaluation')
 
 
 @dataclass

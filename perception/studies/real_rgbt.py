@@ -253,7 +253,7 @@ def display_threshold(model: Trained, log: Log) -> Dict:
 
 # --- the study -----------------------------------------------------------------------------------
 def run(settings: Settings, log: Log = print) -> Dict:
-    seeds = (settings.seed, ) if settings.quick else (tuple(settings.seeds) or SEEDS)
+    seeds = settings.run_seeds(SEEDS)
     frames = settings.test_frames if settings.quick else 400
     result: Dict = dict(seeds=list(seeds), real={}, synthetic={}, training={})
     shipped: Dict[int, Trained] = {}

@@ -37,6 +37,15 @@ def test_settings_reach_every_size_and_seed(base):
     assert base.test_dataloader.dataset.num_samples == s.test_frames
 
 
+
+def test_studies_of_several_seeds_run_the_asked_ones_and_say_them():
+    assert Settings().run_seeds((0, 1)) == (0, 1)
+    assert Settings(seeds=(2, )).run_seeds((0, 1)) == (2, )
+    assert Settings.quick_settings(seed=3, seeds=(0, 1)).run_seeds((0, 1)) == (3, )   # --quick
+    said = Settings().describe(iterations='500, 1000', seeds=(0, 1))
+    assert said.startswith('500, 1000 iterations') and 'seeds 0, 1,' in said
+    assert 'seed 0,' in Settings().describe()
+
 def test_variants_change_only_what_is_studied(base):
     concat = variant(base, fusion='ConcatFusion')
     assert concat.model.fusion.type == 'ConcatFusion'
