@@ -4,7 +4,8 @@
 # CPU-only machines). NNODES/NODE_RANK/MASTER_ADDR/PORT work as in the OpenMMLab repos
 # (tools/torchrun.sh).
 set -euo pipefail
-CONFIG=$1
-NPROCS=$2
+USAGE="usage: tools/dist_train.sh CONFIG NUM_PROCS [train.py options...]"
+CONFIG=${1:?$USAGE}
+NPROCS=${2:?$USAGE}
 shift 2
 exec bash "$(dirname "$0")/torchrun.sh" "$NPROCS" tools/train.py "$CONFIG" --launcher pytorch "$@"

@@ -3,8 +3,9 @@
 # repository root. NNODES/NODE_RANK/MASTER_ADDR/PORT work as in the OpenMMLab repos; PYTHON picks the
 # interpreter. Used by tools/dist_train.sh and tools/dist_test.sh.
 set -euo pipefail
-NPROCS=$1
+NPROCS=${1:?usage: tools/torchrun.sh NUM_PROCS SCRIPT [args...]}
 shift
+: "${1:?usage: tools/torchrun.sh NUM_PROCS SCRIPT [args...]}"
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}

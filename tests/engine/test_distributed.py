@@ -71,3 +71,11 @@ def test_the_process_group_is_closed_after_success_and_after_an_error(tmp_path):
         assert not dist.is_initialized()
     with closing_process_group():   # without a group (launcher none): nothing to close
         pass
+
+
+def test_the_dist_scripts_name_their_arguments_when_one_is_missing():
+    for script, args in (('dist_train.sh', ['cfg.py']), ('dist_test.sh', ['cfg.py', 'ckpt.pth']),
+                         ('torchrun.sh', ['2'])):
+        out = subprocess.run(['bash', osp.join(str(REPO_ROOT), 'tools', script)] + args,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and f'usage: tools/{script}' in out.stderr, out.stderr
