@@ -3,8 +3,13 @@
 Each study trains its models (cached by config under ``<work-dir>/models``), evaluates them on
 held-out synthetic frames, prints its key table and the wall time, and -- unless ``--quick`` or
 ``--no-docs`` -- rewrites its section of ``docs/results.md`` (``real_rgbt``: of
-``docs/real_rgbt.md``, ``pretraining``: of ``docs/pretraining.md``) and its figures in
-``docs/images/results/``.
+``docs/real_rgbt.md``, ``pretraining``: of ``docs/pretraining.md``), its figures in
+``docs/images/results/`` and its results in ``docs/study_results/NAME.json``.
+
+The results kept beside the docs outlive the machine that ran the study: ``--render`` rewrites a
+section from them when the work dir is gone, and a study trained on several seeds (``budget``) joins
+a run of new seeds (``--seeds 2``) to the seeds kept there, in the same setting, instead of
+replacing them -- each seed's run says which command, day and CPU produced it.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ HELP_EPILOG = """studies:
   pretraining  masked multi-sensor pretraining vs from scratch at 1/10/100 % of the labels, and on
              every sensor subset; writes docs/pretraining.md's label-efficiency section (~35 min)
   budget     the deciding comparisons (attention vs concat fusion, MoE vs equal-latency plain
-             decoder) at 1x, 2x and 4x the iterations, seeds 0 and 1: learning curves (~2 h)
+             decoder) at 1x, 2x and 4x the iterations, seeds 0, 1 and 2: learning curves
+             (~1 h per seed; --seeds 2 joins a new seed to those kept in docs/study_results)
   all        every study, one after the other (models shared between studies are trained once)
 
 examples:
@@ -36,6 +42,7 @@ examples:
 """
 DOC = 'docs/results.md'
 IMAGES = 'images/results'   # relative to the doc
+KEPT = 'study_results'      # relative to the doc: NAME.json, the results a section was written from
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,19 +108,26 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
     import json
     from dataclasses import asdict
 
+    from perception.hardware import cpu_info
     from perception.studies import get_study
     from perception.studies.common import Settings, save_json
     from perception.studies.report import minutes
     study = get_study(name)
     folder = osp.join(settings.work_dir, name)
     results_path = osp.join(folder, 'results.json')
+    doc = args.doc or getattr(study, 'DOC', DOC)
+    kept_path = kept_results_path(doc, name)
     if args.render:
-        if not osp.isfile(results_path):
-            raise FileNotFoundError(f'--render needs {results_path}: run the study first')
-        with open(results_path) as f:
+        if not osp.isfile(results_path) and not osp.isfile(kept_path):
+            raise FileNotFoundError(f'--render needs {results_path} or the results kept beside '
+                                    f'the docs, {kept_path}: run the study first')
+        source = results_path if osp.isfile(results_path) else kept_path
+        print(f'   rendering from {source}', flush=True)
+        with open(source) as f:
             result = json.load(f)
         run = result['run']
         settings = Settings(**run['settings'])
+        os.makedirs(folder, exist_ok=True)
         figures = study.figures(result, folder)
     else:
         os.makedirs(folder, exist_ok=True)
@@ -125,19 +139,40 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
         result = {k: v for k, v in result.items() if k != 'pictures'}   # arrays: in the figures
         result['run'] = dict(settings=asdict(settings), command=command,
                              seconds=time.time() - t0, date=time.strftime('%Y-%m-%d'),
-                             cpus=os.cpu_count())
+                             cpus=os.cpu_count(), cpu=cpu_info()['model'])
+        join = getattr(study, 'join', None)   # studies of several seeds: stamp, add kept seeds
+        if join is not None:
+            kept = None
+            if osp.isfile(kept_path):
+                with open(kept_path) as f:
+                    kept = json.load(f)
+            seeds = result.get('seeds')
+            result = join(kept, result, log=lambda m: print(m, flush=True))
+            if result.get('seeds') != seeds:
+                settings = Settings(**result['run']['settings'])
+                figures = study.figures(result, folder)
         save_json(result, results_path)
     seconds = result['run']['seconds']
     print(study.summary(result))
     print(f'== {name}: {minutes(seconds)} wall time; results, figures and logs in {folder}/',
           flush=True)
     if not (settings.quick or args.no_docs):
-        write_docs(study, result, settings, figures, args.doc or getattr(study, 'DOC', DOC))
+        write_docs(study, result, settings, figures, doc)
     return seconds
 
 
+def kept_results_path(doc: str, name: str) -> str:
+    """Where the results a study's section was written from are kept, beside its doc."""
+    return osp.join(osp.dirname(doc), KEPT, f'{name}.json')
+
+
 def write_docs(study, result: dict, settings, figures, doc: str) -> None:
+    from perception.studies.common import Settings, save_json
     from perception.studies.report import minutes, splice_section
+    kept = dict(result, run=dict(result['run'], settings=dict(result['run']['settings'])))
+    if osp.isabs(kept['run']['settings'].get('work_dir', '')):   # this machine's folder: as in
+        kept['run']['settings']['work_dir'] = Settings.work_dir  # command_line, not kept
+    save_json(kept, kept_results_path(doc, study.NAME))
     images = osp.join(osp.dirname(doc), IMAGES)
     os.makedirs(images, exist_ok=True)
     for path in figures:

@@ -9,6 +9,11 @@ learn), so both pairs are retrained from scratch with the whole schedule stretch
 decay to the same floor) and scored on the same held-out frames. The 1x models are the studies' own
 (the same configs: the cache reuses them).
 
+Three seeds (0, 1, 2): the first two disagreed on orders (the fusion pair under the shifted pattern
+at 2,000 iterations, the decoder's mIoU at 500 and 1,000), so a third decides. A run of some seeds
+(``--seeds 2``) joins the seeds kept beside the docs (``docs/study_results/budget.json``) in the
+same setting (``join``); each seed says which command, day and CPU produced it.
+
 The plain decoder's widths are study 3's equal-latency match from the same work dir when that study
 ran there (the same seed and setting), else matched here the same way (``equal_latency_plain``) and
 kept per seed for the next run: latency does not change with training, so one match serves every
@@ -20,7 +25,7 @@ import dataclasses
 import json
 import os.path as osp
 import time
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 from . import mnar, multitask, report
 from .common import Log, Settings, base_config, evaluate, save_json, train
@@ -41,7 +46,9 @@ MATCH_KEYS = ('seed', 'iters', 'batch_size', 'img_size', 'quick')
 FUSION_COLUMNS = {f'mIoU {p}': (p, 'seg/mIoU') for p in mnar.TEST_PATTERNS}
 DECODER_COLUMNS = {label: ('all conditions', key) for key, label, _ in report.HEADLINE[:3]}
 #: the seeds of a full run (``--seeds`` picks some; ``--quick`` runs ``--seed`` alone)
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2)
+#: the settings under which seeds of different runs are one result (``join``)
+JOIN_KEYS = ('iters', 'batch_size', 'img_size', 'test_frames', 'quick')
 
 
 def describe(settings: Settings) -> str:
@@ -57,8 +64,13 @@ def _match_path(settings: Settings) -> str:
     return osp.join(settings.work_dir, NAME, f'plain_widths_seed{settings.seed}.json')
 
 
+def _plain(value):
+    """``value`` as JSON gives it back (tuples become lists): kept and new settings compare."""
+    return json.loads(json.dumps(value))
+
+
 def _same_setting(ran: Dict, settings: Settings) -> bool:
-    return all(ran[k] == json.loads(json.dumps(getattr(settings, k))) for k in MATCH_KEYS)
+    return all(ran[k] == _plain(getattr(settings, k)) for k in MATCH_KEYS)
 
 
 def decoder_widths(settings: Settings, log: Log = print) -> Dict:
@@ -94,6 +106,7 @@ def decoder_widths(settings: Settings, log: Log = print) -> Dict:
 def run_seed(settings: Settings, log: Log = print) -> Dict:
     """Both comparisons at every schedule for ``settings.seed``: ``dict(metrics={iterations:
     {model: {pattern: metrics}}}, plain_decoder, training)``."""
+    t0 = time.time()
     match = decoder_widths(settings, log)
     runs = {}   # iterations -> {model name: Trained}
     # the longest schedules first: a run stopped for time keeps the models that decide
@@ -116,7 +129,8 @@ def run_seed(settings: Settings, log: Log = print) -> Dict:
             at[name] = {'all conditions': evaluate(models[name], s, 'all_conditions', log=log)}
     training = {f'{name} at {iters} it.': dict(seconds=m.seconds, reused=m.reused)
                 for iters, (_, models) in sorted(runs.items()) for name, m in models.items()}
-    return dict(metrics=metrics, plain_decoder=match, training=training)
+    return dict(metrics=metrics, plain_decoder=match, training=training,
+                seconds=time.time() - t0)
 
 
 def run(settings: Settings, log: Log = print) -> Dict:
@@ -126,6 +140,45 @@ def run(settings: Settings, log: Log = print) -> Dict:
         log(f'-- seed {seed}')
         per_seed[str(seed)] = run_seed(dataclasses.replace(settings, seed=seed), log)
     return dict(seeds=[int(s) for s in per_seed], runs=per_seed)
+
+
+def join(kept: Optional[Dict], result: Dict, log: Log = print) -> Dict:
+    """Stamp each seed of this run with its provenance (``run``: command, day, CPU, wall time) and
+    add the seeds of ``kept`` (the results kept beside the docs) that this run did not train, when
+    both ran in the same setting (``JOIN_KEYS``); a seed run again replaces its kept one."""
+    run = result['run']
+    for r in result['runs'].values():
+        r['run'] = dict(command=run['command'], date=run['date'], cpu=run.get('cpu', ''),
+                        cpus=run['cpus'], seconds=r.pop('seconds', run['seconds']))
+    if not kept:
+        return result
+    theirs, ours = kept['run']['settings'], _plain(run['settings'])
+    differ = [k for k in JOIN_KEYS if _plain(theirs.get(k)) != ours[k]]
+    if differ:
+        log(f'  the kept results ({kept["run"]["date"]}) differ in {", ".join(differ)}: '
+            'not joined')
+        return result
+    added = [s for s in kept['seeds'] if str(s) not in result['runs']]
+    if not added:
+        return result
+    for seed in added:   # a kept seed must fill every table this run's seeds fill
+        theirs = kept['runs'].get(str(seed), {}).get('metrics', {})
+        for iters, models in next(iter(result['runs'].values()))['metrics'].items():
+            missing = [m for m in models if m not in theirs.get(iters, {})]
+            if missing:
+                raise ValueError(f'the kept results\' seed {seed} has no {", ".join(missing)} '
+                                 f'at {iters} iterations: rerun it (--seeds {seed}) or remove '
+                                 'it from the kept file')
+    runs = dict(result['runs'])
+    for seed in added:
+        runs[str(seed)] = dict(kept['runs'][str(seed)])
+        runs[str(seed)].setdefault('run', {k: kept['run'].get(k) for k in (
+            'command', 'date', 'cpu', 'cpus', 'seconds')})
+    seeds = sorted(int(s) for s in runs)
+    log(f'  seeds {", ".join(map(str, added))} joined from the kept results '
+        f'({kept["run"]["date"]}); the result holds seeds {", ".join(map(str, seeds))}')
+    return dict(result, seeds=seeds, runs={str(s): runs[str(s)] for s in seeds},
+                run=dict(run, settings=dict(run['settings'], seeds=seeds)))
 
 
 def mean_run(result: Dict) -> Dict:
@@ -154,6 +207,29 @@ def _value(result: Dict, iters: str, model: str, column) -> float:
 TIE = 0.0005
 
 
+def _leader(run: Dict, iters: str, baseline: str, design: str, column) -> str:
+    gap = (_value(run, iters, design, column) -
+           _value(run, iters, baseline, column)) * report.direction(column[1])
+    return 'tie' if abs(gap) < TIE else design if gap > 0 else baseline
+
+
+def agreement_table(result: Dict) -> str:
+    """Per comparison, metric and schedule: in how many seeds each model leads (and ties)."""
+    runs = [result['runs'][str(s)] for s in result['seeds']]
+    schedules = list(runs[0]['metrics'])
+    rows = []
+    for title, baseline, design, columns in COMPARISONS:
+        for label, column in columns.items():
+            cells = []
+            for iters in schedules:
+                leaders = [_leader(r, iters, baseline, design, column) for r in runs]
+                cells.append(', '.join(f'{short} {leaders.count(who)}' for who, short in (
+                    (design, 'design'), (baseline, 'baseline'), ('tie', 'tie'))
+                    if leaders.count(who)))
+            rows.append([f'{title.split(" (")[0]}: {label}'] + cells)
+    return report.md_table(['comparison: metric'] + [f'{i} it.' for i in schedules], rows)
+
+
 def order_lines(result: Dict) -> list:
     """Per comparison and column: which model leads at each schedule, and whether the order of the
     shortest schedule holds at the longest (the issue's test) and at every one in between."""
@@ -162,10 +238,9 @@ def order_lines(result: Dict) -> list:
         for label, column in columns.items():
             leads = []
             for iters in result['metrics']:
-                gap = (_value(result, iters, design, column) -
-                       _value(result, iters, baseline, column)) * report.direction(column[1])
-                leads.append((iters, 'tie' if abs(gap) < TIE else design if gap > 0 else baseline,
-                              gap))
+                gap = abs(_value(result, iters, design, column) -
+                          _value(result, iters, baseline, column))
+                leads.append((iters, _leader(result, iters, baseline, design, column), gap))
             first, last = leads[0][1], leads[-1][1]
             if len({w for _, w, _ in leads}) == 1:
                 verdict = 'the order holds at every schedule'
@@ -225,7 +300,9 @@ def summary(result: Dict) -> str:
         return '\n'.join(out + ['\n'.join(order_lines(result['runs'][str(result['seeds'][0])]))])
     out += [f'Mean of seeds {", ".join(map(str, result["seeds"]))}, each seed in brackets '
             '(difference: design - baseline; for AbsRel a negative one favours the design):', '',
-            _mean_table(result), '', 'Who leads, on the mean:', '',
+            _mean_table(result), '', 'In how many seeds each leads (design: attention + dropout '
+            '/ MoE; baseline: concat + dropout / plain; tie: within 0.0005):', '',
+            agreement_table(result), '', 'Who leads, on the mean:', '',
             '\n'.join(order_lines(mean_run(result)))]
     for seed in map(str, result['seeds']):
         out += ['', f'Who leads, seed {seed}:', '', '\n'.join(order_lines(result['runs'][seed]))]
@@ -266,17 +343,40 @@ def figures(result: Dict, folder: str) -> list:
     return [report.save_figure(fig, folder, FIGURE)]
 
 
+def full_command(seeds: Sequence[int]) -> str:
+    """The command that trains and reports ``seeds`` in one run."""
+    picked = '' if tuple(seeds) == SEEDS else ' --seeds ' + ' '.join(map(str, seeds))
+    return f'python tools/study.py {NAME}{picked}'
+
+
+def provenance_lines(result: Dict) -> list:
+    """Which run produced each seed: command, day, CPU, wall time; recovered seeds say so."""
+    lines = []
+    for seed in result['seeds']:
+        run = result['runs'][str(seed)].get('run') or result['run']
+        cpu = run.get('cpu') or f'{run.get("cpus", "?")} cores'
+        line = (f'- seed {seed}: `{run["command"]}`, {run["date"]}, {cpu}, '
+                f'{report.minutes(run["seconds"])}')
+        if run.get('recovered'):
+            line += f' ({run["recovered"]})'
+        lines.append(line)
+    return lines
+
+
 def markdown(result: Dict, settings: Settings, command: str, images: str) -> str:
     plain = '; '.join(
         f'seed {seed}: {m["factor"]:g}x, {tuple(m["widths"])} ({m["source"]})'
         for seed, m in ((s, result['runs'][str(s)]['plain_decoder']) for s in result['seeds']))
     training = [f'Seed {seed}. ' + report.training_lines(result['runs'][str(seed)]['training'])
                 for seed in result['seeds']]
-    out = [f'## {TITLE}', '', f'Command: `{command}`  ', f'Setting: {describe(settings)}; each '
+    seeds = result['seeds']
+    out = [f'## {TITLE}', '', f'Command: `{full_command(seeds)}`  ',
+           f'Setting: {describe(dataclasses.replace(settings, seeds=tuple(seeds)))}; each '
            'schedule trains from scratch with its warm-up and cosine decay stretched to its '
            'length. Models: study 2\'s attention + dropout and concat + dropout (scored on its '
            'test scenes and patterns), study 3\'s MoE and its plain decoder widened to the MoE\'s '
            f'deployed latency ({plain}; scored on every condition). Latency does not change '
-           'with training: studies 2 and 3 give it.', '', '\n\n'.join(training), '',
+           'with training: studies 2 and 3 give it.', '', 'The runs behind each seed:', '',
+           '\n'.join(provenance_lines(result)), '', '\n\n'.join(training), '',
            summary(result), '', f'![learning curves]({images}/{FIGURE})', '']
     return '\n'.join(out) + '\n'

@@ -199,6 +199,12 @@ def _check_quick_run(tmp_path, name):
     for figure in study.FIGURES:
         assert f'](images/results/{figure})' in md
         assert (tmp_path / 'doc' / 'images' / 'results' / figure).is_file()
+    # the results the section was written from are kept beside the doc (--render reads them),
+    # without this machine's work dir (tmp_path: absolute)
+    kept = json.load(open(tmp_path / 'doc' / 'study_results' / f'{name}.json'))
+    assert kept['run']['settings'].pop('work_dir') == 'work_dirs/studies'
+    result['run']['settings'].pop('work_dir')
+    assert kept == json.loads(json.dumps(result))
     assert 'n/a | n/a | n/a | n/a |' not in study.summary(result)
     return result
 
