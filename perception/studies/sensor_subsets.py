@@ -6,8 +6,10 @@ the train pipeline, on every condition where that sensor exists): its other enco
 absent inputs, which the fusion masks out, so it is the best that sensor alone gives this network.
 All are tested on the same held-out frames of the conditions without simulated sensor failures. The
 concatenation baseline (``ConcatFusion``, the same recipe with modality dropout) is scored on every
-subset too, so "fusion beats every sensor" can be read for attention and for concatenation alike.
-So is the full recipe plus ``SubsetDistillation`` (perception/models/losses/subset_distillation.py:
+subset too, so "fusion beats every sensor" can be read for attention and for concatenation alike,
+and so are the two attention fusions that keep the concatenation (``GatedConcatFusion``,
+``RectifyFusion``: perception/models/fusion/gated.py), trained with the same recipe. So is the full
+recipe plus ``SubsetDistillation`` (perception/models/losses/subset_distillation.py:
 in each step the network also runs on a random strict subset of each sample's sensors and learns
 what it predicted with all of them), the measured answer to "restricted to one sensor, the full
 model trails that sensor's specialist".
@@ -27,6 +29,11 @@ FIGURES = (FIGURE, )
 TITLE = 'Study 1: sensor subsets and single-sensor models'
 #: the concatenation baseline of study 2, with modality dropout, on every scene condition
 CONCAT = 'concat + dropout'
+#: the other fusions scored on every subset, the full recipe around each:
+#: (key in the results, name in the tables, fusion, model id)
+FUSIONS = (('concat', CONCAT, 'ConcatFusion', 'concat_dropout_all'),
+           ('gated', 'gated concat + dropout', 'GatedConcatFusion', 'gated_concat_dropout_all'),
+           ('rectify', 'rectify + dropout', 'RectifyFusion', 'rectify_dropout_all'))
 #: the full recipe plus distillation from the all-sensor pass to sensor-subset passes
 DISTILLED = 'full + subset distillation'
 
@@ -40,24 +47,25 @@ def run(settings: Settings, log: Log = print) -> Dict:
     from perception.contract import sensor_subsets
     base = base_config(settings)
     conditions = list(base.subset_eval_conditions)
-    models = {'full': train(base, 'full', settings, log),
-              CONCAT: train(variant(base, fusion='ConcatFusion'), 'concat_dropout_all', settings,
-                            log),
-              DISTILLED: train(distilled(base), 'full_subset_distillation', settings, log)}
+    models = {'full': train(base, 'full', settings, log)}
+    for _, name, fusion, key in FUSIONS:
+        models[name] = train(variant(base, fusion=fusion), key, settings, log)
+    models[DISTILLED] = train(distilled(base), 'full_subset_distillation', settings, log)
     for s in SENSORS:
         single = variant(base, train_conditions=[c for c in CONDITIONS if c != f'no_{s}'],
                          train_missingness=[keep([s])])
         models[f'{s} only'] = train(single, f'{s}_only', settings, log)
-    full, single, concat, distill = {}, {}, {}, {}
+    scored = {'full': 'full', DISTILLED: 'distilled'}
+    scored.update({name: key for key, name, _, _ in FUSIONS})
+    out: Dict = {key: {} for key in scored.values()}
     for subset in sensor_subsets(SENSORS):
         label = '+'.join(subset)
-        full[label] = evaluate(models['full'], settings, label, [keep(subset)], conditions, log)
-        concat[label] = evaluate(models[CONCAT], settings, label, [keep(subset)], conditions, log)
-        distill[label] = evaluate(models[DISTILLED], settings, label, [keep(subset)], conditions,
-                                  log)
-    for s in SENSORS:
-        single[s] = evaluate(models[f'{s} only'], settings, s, [keep([s])], conditions, log)
-    return dict(full=full, single=single, concat=concat, distilled=distill, conditions=conditions,
+        for name, key in scored.items():
+            out[key][label] = evaluate(models[name], settings, label, [keep(subset)], conditions,
+                                       log)
+    single = {s: evaluate(models[f'{s} only'], settings, s, [keep([s])], conditions, log)
+              for s in SENSORS}
+    return dict(out, single=single, conditions=conditions,
                 training={k: dict(seconds=m.seconds, reused=m.reused) for k, m in models.items()})
 
 
@@ -72,7 +80,8 @@ def distilled(base):
 def _rows(result: Dict) -> Dict[str, Dict[str, float]]:
     """Full model on each subset, then each single-sensor model on its sensor."""
     rows = {f'full model, {k}': v for k, v in result['full'].items()}
-    rows.update({f'concat + dropout, {k}': v for k, v in result.get('concat', {}).items()})
+    for key, name, _, _ in FUSIONS:   # a run of before a fusion was added lacks its rows
+        rows.update({f'{name}, {k}': v for k, v in result.get(key, {}).items()})
     rows.update({f'{DISTILLED}, {k}': v for k, v in result.get('distilled', {}).items()})
     rows.update({f'{s}-only model, {s}': v for s, v in result['single'].items()})
     return rows
