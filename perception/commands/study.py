@@ -9,7 +9,9 @@ held-out synthetic frames, prints its key table and the wall time, and -- unless
 The results kept beside the docs outlive the machine that ran the study: ``--render`` rewrites a
 section from them when the work dir is gone, and a study trained on several seeds (``budget``) joins
 a run of new seeds (``--seeds 2``) to the seeds kept there, in the same setting, instead of
-replacing them -- each seed's run says which command, day and CPU produced it.
+replacing them -- each seed's run says which command, day and CPU produced it. An extra seed of a
+one-seed study (``--seed 1 --no-docs --keep-results``) keeps its results as
+``docs/study_results/NAME_seed1.json`` for the tables that cite it, leaving the section alone.
 """
 from __future__ import annotations
 
@@ -67,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--doc', default=None,
                         help=f'the results document (default: the study\'s own, else {DOC})')
     parser.add_argument('--no-docs', action='store_true', help='do not touch the docs')
+    parser.add_argument('--keep-results', action='store_true',
+                        help='with --no-docs: still keep this run\'s results beside the docs, as '
+                             'study_results/NAME_seedN.json (an extra seed a section\'s tables '
+                             'cite), without this machine\'s work dir; the section is untouched')
     parser.add_argument('--render', action='store_true',
                         help='rewrite the docs section from the saved results.json and figures '
                              '(no training; e.g. after editing how a study reports)')
@@ -135,8 +141,6 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
         print(f'== {study.TITLE} ({describe(settings)})', flush=True)
         t0 = time.time()
         result = study.run(settings, log=lambda m: print(m, flush=True))
-        figures = study.figures(result, folder)
-        result = {k: v for k, v in result.items() if k != 'pictures'}   # arrays: in the figures
         result['run'] = dict(settings=asdict(settings), command=command,
                              seconds=time.time() - t0, date=time.strftime('%Y-%m-%d'),
                              cpus=os.cpu_count(), cpu=cpu_info()['model'])
@@ -146,11 +150,10 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
             if osp.isfile(kept_path):
                 with open(kept_path) as f:
                     kept = json.load(f)
-            seeds = result.get('seeds')
             result = join(kept, result, log=lambda m: print(m, flush=True))
-            if result.get('seeds') != seeds:
-                settings = Settings(**result['run']['settings'])
-                figures = study.figures(result, folder)
+            settings = Settings(**result['run']['settings'])   # the seeds joined included
+        figures = study.figures(result, folder)   # once, from every seed the result holds
+        result = {k: v for k, v in result.items() if k != 'pictures'}   # arrays: in the figures
         save_json(result, results_path)
     seconds = result['run']['seconds']
     print(study.summary(result))
@@ -158,31 +161,71 @@ def run_one(name: str, settings, args: argparse.Namespace, command: str) -> floa
           flush=True)
     if not (settings.quick or args.no_docs):
         write_docs(study, result, settings, figures, doc)
+    elif getattr(args, 'keep_results', False):
+        path = kept_results_path(doc, name, seed=settings.seed)
+        keep_results(result, path)
+        print(f'   results kept as {path} (section of {doc} untouched)', flush=True)
     return seconds
 
 
-def kept_results_path(doc: str, name: str) -> str:
-    """Where the results a study's section was written from are kept, beside its doc."""
-    return osp.join(osp.dirname(doc), KEPT, f'{name}.json')
+def kept_results_path(doc: str, name: str, seed: int | None = None) -> str:
+    """Where the results a study's section was written from are kept, beside its doc; with
+    ``seed``, those of an extra seed's ``--no-docs --keep-results`` run (``NAME_seedN.json``)."""
+    stem = name if seed is None else f'{name}_seed{seed}'
+    return osp.join(osp.dirname(doc), KEPT, f'{stem}.json')
+
+
+def keep_results(result: dict, path: str) -> None:
+    """Save a run's results beside the docs; an absolute work dir is where this machine kept the
+    files (as in ``command_line``): replaced by the default, the rest kept as run."""
+    from perception.studies.common import Settings, save_json
+    kept = dict(result, run=dict(result['run'], settings=dict(result['run']['settings'])))
+    if osp.isabs(kept['run']['settings'].get('work_dir', '')):
+        kept['run']['settings']['work_dir'] = Settings.work_dir
+    save_json(kept, path)
+
+
+def check_keep_results(args: argparse.Namespace, names) -> None:
+    """``--keep-results`` is for an extra seed's ``--no-docs`` run of a one-seed study: say the fix
+    before anything trains."""
+    if not getattr(args, 'keep_results', False):
+        return
+    from perception.studies import get_study
+    if args.quick:
+        raise SystemExit('--keep-results: quick numbers never reach the docs; drop --quick')
+    if not args.no_docs:
+        raise SystemExit('--keep-results goes with --no-docs: without it the study rewrites its '
+                         'section and keeps its results beside the docs already')
+    joined = [n for n in names if getattr(get_study(n), 'join', None) is not None]
+    if joined:
+        raise SystemExit(f'--keep-results: {", ".join(joined)} join(s) new seeds to the seeds '
+                         f'kept beside the docs; run it without --no-docs and with --seeds N')
 
 
 def write_docs(study, result: dict, settings, figures, doc: str) -> None:
-    from perception.studies.common import Settings, save_json
-    from perception.studies.report import minutes, splice_section
-    kept = dict(result, run=dict(result['run'], settings=dict(result['run']['settings'])))
-    if osp.isabs(kept['run']['settings'].get('work_dir', '')):   # this machine's folder: as in
-        kept['run']['settings']['work_dir'] = Settings.work_dir  # command_line, not kept
-    save_json(kept, kept_results_path(doc, study.NAME))
+    from perception.studies.report import splice_section
+    keep_results(result, kept_results_path(doc, study.NAME))
     images = osp.join(osp.dirname(doc), IMAGES)
     os.makedirs(images, exist_ok=True)
     for path in figures:
         shutil.copyfile(path, osp.join(images, osp.basename(path)))
     run = result['run']
     body = study.markdown(result, settings, run['command'], IMAGES)
-    body += (f"\nWall time of this study: {minutes(run['seconds'])} on {run['cpus']} CPU cores "
-             f"({run['date']}).\n")
+    body += '\n' + footer(run, joined=getattr(study, 'join', None) is not None) + '\n'
     splice_section(doc, study.NAME, body)
     print(f'   section "{study.NAME}" of {doc} updated', flush=True)
+
+
+def footer(run: dict, joined: bool = False) -> str:
+    """The section's last line: wall time, cores, CPU model and day of the run that wrote it. A
+    study that joins kept seeds (``budget``) holds runs of other days and CPUs, listed in its
+    section: its footer times the last run only and says so."""
+    from perception.studies.report import minutes
+    cpu = f", {run['cpu']}" if run.get('cpu') else ''   # older kept results have none
+    last = f" for its last run (`{run['command']}`)" if joined else ''
+    tail = "; each seed's run is listed at the top of the section" if joined else ''
+    return (f"Wall time of this study: {minutes(run['seconds'])}{last} on {run['cpus']} CPU "
+            f"cores{cpu} ({run['date']}){tail}.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
     from perception.studies.report import minutes
     settings = settings_from(args)
     names = list(STUDIES) if args.study == 'all' else [args.study]
+    check_keep_results(args, names)
     total = 0.0
     for name in names:
         command = command_line(name, args)

@@ -168,10 +168,57 @@ def test_the_documented_command_leaves_out_a_machine_path_only(tmp_path):
         'python tools/study.py peers --quick --iters 2000'
 
 
+def test_an_extra_seed_keeps_its_results_beside_the_docs_without_the_section(tmp_path, capsys):
+    """--no-docs --keep-results: an extra seed's results land as study_results/NAME_seedN.json,
+    without this machine's work dir, and the section is not written; misuse names the fix."""
+    from perception.commands import study as command
+    doc = tmp_path / 'doc' / 'results.md'
+    result = dict(metrics={'full': {'seg/mIoU': 0.5}},
+                  run=dict(settings=dict(work_dir=str(tmp_path / 'runs'), seed=1), seed=1,
+                           command='python tools/study.py mnar --seed 1'))
+    path = command.kept_results_path(str(doc), 'mnar', seed=1)
+    assert path == str(tmp_path / 'doc' / 'study_results' / 'mnar_seed1.json')
+    assert command.kept_results_path(str(doc), 'mnar') == \
+        str(tmp_path / 'doc' / 'study_results' / 'mnar.json')
+    command.keep_results(result, path)
+    kept = json.load(open(path))
+    assert kept['run']['settings']['work_dir'] == 'work_dirs/studies'
+    assert result['run']['settings']['work_dir'] == str(tmp_path / 'runs')   # caller's untouched
+    assert kept['metrics'] == result['metrics'] and not doc.exists()
+    relative = dict(result, run=dict(result['run'], settings=dict(work_dir='work_dirs/s24')))
+    command.keep_results(relative, path)
+    assert json.load(open(path))['run']['settings']['work_dir'] == 'work_dirs/s24'
+    for changes, words in ((dict(quick=True, no_docs=True), 'drop --quick'),
+                           (dict(quick=False, no_docs=False), 'goes with --no-docs'),
+                           (dict(quick=False, no_docs=True, study='budget'), '--seeds N')):
+        args = _args(tmp_path, keep_results=True, **changes)
+        with pytest.raises(SystemExit, match=words):
+            command.check_keep_results(args, [args.study])
+    command.check_keep_results(_args(tmp_path, 'mnar', quick=False, no_docs=True,
+                                     keep_results=True), ['mnar'])
+
+
+def test_a_section_footer_names_the_cpu_and_a_joined_study_its_last_run():
+    import re
+    from perception.commands.study import footer
+    run = dict(seconds=600, cpus=2, cpu='AMD EPYC', date='2026-12-07',
+               command='python tools/study.py budget --seeds 2')
+    assert footer(run) == \
+        'Wall time of this study: 10.0 min on 2 CPU cores, AMD EPYC (2026-12-07).'
+    assert footer(dict(run, cpu='')) == \
+        'Wall time of this study: 10.0 min on 2 CPU cores (2026-12-07).'   # kept before CPUs
+    joined = footer(run, joined=True)
+    assert 'last run (`python tools/study.py budget --seeds 2`)' in joined
+    assert "each seed's run is listed" in joined
+    # tools/analysis/recover_study_results.py reads the day back from this line
+    assert re.search(r'Wall time of this study: .* \((\d{4}-\d\d-\d\d)\)', joined)[1] == \
+        '2026-12-07'
+
+
 def _args(work_dir, study='all', **changes):
     values = dict(study=study, quick=True, seed=0, iters=None, test_frames=None,
                   work_dir=str(work_dir), doc=str(work_dir / 'results.md'), no_docs=False,
-                  render=False)
+                  keep_results=False, render=False)
     return argparse.Namespace(**dict(values, **changes))
 
 
