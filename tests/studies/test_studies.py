@@ -168,7 +168,7 @@ def test_the_documented_command_leaves_out_a_machine_path_only(tmp_path):
         'python tools/study.py peers --quick --iters 2000'
 
 
-def test_an_extra_seed_keeps_its_results_beside_the_docs_without_the_section(tmp_path, capsys):
+def test_an_extra_seed_keeps_its_results_beside_the_docs_without_the_section(tmp_path):
     """--no-docs --keep-results: an extra seed's results land as study_results/NAME_seedN.json,
     without this machine's work dir, and the section is not written; misuse names the fix."""
     from perception.commands import study as command
